@@ -1,0 +1,119 @@
+"""One Dockerfile instruction: keyword, flags, arguments, form and heredocs, with source positions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from bot.dockerfile.errors import DockerfileSyntaxError
+from bot.dockerfile.flags import Flag, parse_flags
+from bot.dockerfile.scanner import Heredoc, RawInstruction
+
+KEYWORDS = frozenset(
+    {
+        "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
+        "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+    }
+)  # fmt: skip
+# Instructions whose arguments may be a JSON array of strings (exec form).
+_JSON_CAPABLE = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"})
+ALLOWED_FLAGS = {
+    "RUN": frozenset({"mount", "network", "security", "device"}),
+    "COPY": frozenset({"from", "chown", "chmod", "link", "parents", "exclude"}),
+    "ADD": frozenset({"chown", "chmod", "link", "checksum", "keep-git-dir", "exclude", "unpack"}),
+    "FROM": frozenset({"platform"}),
+    "HEALTHCHECK": frozenset(
+        {"interval", "timeout", "start-period", "start-interval", "retries"}
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    keyword: str  # upper-case
+    written_keyword: str  # as in the source (`run`, `Run`, ...)
+    raw: RawInstruction
+    flags: tuple[Flag, ...]
+    args: str  # the text after the flags (continuations joined)
+    args_offset: int  # where `args` starts in `raw.logical`
+    exec_form: tuple[str, ...] | None  # parsed JSON array for exec form
+    trigger: Instruction | None = None  # the instruction an ONBUILD carries
+
+    @property
+    def start_line(self) -> int:
+        return self.raw.start_line
+
+    @property
+    def end_line(self) -> int:
+        return self.raw.end_line
+
+    @property
+    def heredocs(self) -> tuple[Heredoc, ...]:
+        return self.raw.heredocs
+
+    @property
+    def is_exec_form(self) -> bool:
+        return self.exec_form is not None
+
+    def flag_values(self, name: str) -> list[str]:
+        return [f.value for f in self.flags if f.name == name and f.value is not None]
+
+    def flag(self, name: str) -> Flag | None:
+        for item in self.flags:
+            if item.name == name:
+                return item
+        return None
+
+    @property
+    def heredoc_script(self) -> Heredoc | None:
+        """The heredoc that is the RUN's script (`RUN <<EOF` or `RUN <<EOF bash`), if any."""
+        if self.keyword != "RUN" or not self.heredocs or self.exec_form is not None:
+            return None
+        first = self.args.split(None, 1)[0] if self.args.strip() else ""
+        if first.lstrip("0123456789").startswith("<<"):
+            return self.heredocs[0]
+        return None
+
+
+def _parse_json_list(text: str) -> tuple[str, ...] | None:
+    if not text.startswith("["):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return None
+
+
+def build_instruction(raw: RawInstruction, escape: str, logical: str | None = None, offset: int = 0) -> Instruction:
+    """Split one logical line into keyword, flags and arguments (BuildKit `splitCommand`)."""
+    text = raw.logical if logical is None else logical
+    lead = len(text) - len(text.lstrip())
+    body = text[lead:]
+    parts = body.split(None, 1)
+    if not parts:
+        raise DockerfileSyntaxError(raw.start_line, "empty instruction")
+    written = parts[0]
+    keyword = written.upper()
+    if keyword not in KEYWORDS:
+        raise DockerfileSyntaxError(raw.start_line, f"unknown instruction: {written}")
+    rest_start = lead + len(written)
+    while rest_start < len(text) and text[rest_start].isspace():
+        rest_start += 1
+    rest = text[rest_start:]
+    if keyword == "ONBUILD":
+        if not rest.strip():
+            raise DockerfileSyntaxError(raw.start_line, "ONBUILD requires an instruction")
+        trigger = build_instruction(raw, escape, rest, offset + rest_start)
+        if trigger.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
+            raise DockerfileSyntaxError(raw.start_line, f"{trigger.keyword} isn't allowed as an ONBUILD trigger")
+        return Instruction(keyword, written, raw, (), rest.strip(), offset + rest_start, None, trigger)
+    flags, args, args_start = parse_flags(rest, escape, offset + rest_start)
+    allowed = ALLOWED_FLAGS.get(keyword, frozenset())
+    for flag in flags:
+        if flag.name not in allowed:
+            raise DockerfileSyntaxError(raw.start_line, f"unknown flag --{flag.name} for {keyword}")
+    exec_form = _parse_json_list(args) if keyword in _JSON_CAPABLE else None
+    return Instruction(keyword, written, raw, flags, args, args_start, exec_form)

@@ -1,0 +1,324 @@
+"""Split Dockerfile text into logical instructions, exactly as BuildKit's parser does.
+
+This is the part of the model dockerfile-parse gets wrong (measured on 1,165 real files, see
+`README.md`, "Why not dockerfile-parse's structure"): heredoc bodies, blank and comment lines
+inside continuations, `# escape=` after `# check=`, and 0-based lines. It follows
+`moby/buildkit` `frontend/dockerfile/parser/parser.go`:
+
+* parser directives (`syntax`, `escape`, `check`) are read only at the top of the file, until the
+  first line that is not a directive (a blank line or any comment ends them);
+* a line ending in the escape character (plus spaces or tabs) continues; inside a continuation,
+  comment lines and whitespace-only lines are skipped and the instruction goes on;
+* continuation pieces are joined with no separator, after stripping the escape character;
+* `RUN`, `COPY` and `ADD` (also under `ONBUILD`) collect heredoc bodies after the logical line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.dockerfile.errors import DockerfileSyntaxError
+
+_DIRECTIVE = re.compile(r"#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
+_KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
+_HEREDOC_WORD = re.compile(r"(\d*)<<(-?)([^<]*)$")
+_HEREDOC_KEYWORDS = frozenset({"run", "copy", "add"})
+_LEADING_WS = re.compile(r"[ \t\v\f\r]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Heredoc:
+    name: str
+    chomp: bool
+    expand: bool
+    fd: int | None
+    body: str
+    # Lines of the body (first body line .. the terminator line), 1-based.
+    body_start_line: int
+    terminator_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One physical line's contribution to a logical line: where it starts in both coordinates."""
+
+    offset: int  # offset in the logical line
+    line: int  # 1-based physical line
+    column: int  # 0-based column in that physical line
+
+
+@dataclass(frozen=True, slots=True)
+class RawInstruction:
+    logical: str  # continuation pieces joined, escape characters removed
+    start_line: int
+    end_line: int  # last line, heredoc terminators included
+    pieces: tuple[Piece, ...]
+    heredocs: tuple[Heredoc, ...]
+    comments_before: tuple[str, ...]
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """Physical (line, 0-based column) of a character offset in `logical`."""
+        chosen = self.pieces[0]
+        for piece in self.pieces:
+            if piece.offset > offset:
+                break
+            chosen = piece
+        return chosen.line, chosen.column + (offset - chosen.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    line: int
+    text: str  # after the `#`, stripped
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    lines: tuple[str, ...]  # physical lines, without line terminators
+    directives: dict[str, str]
+    directive_lines: dict[str, int]
+    escape: str
+    instructions: tuple[RawInstruction, ...]
+    comments: tuple[Comment, ...]
+
+
+def split_lines(text: str) -> list[str]:
+    """Split like Go's bufio.ScanLines: on `\\n` only, dropping one trailing `\\r` per line."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _is_comment(line: str) -> bool:
+    return line.lstrip(" \t\v\f\r").startswith("#")
+
+
+def _is_blank(line: str) -> bool:
+    return not line.strip(" \t\v\f\r")
+
+
+def _strip_continuation(line: str, escape: str) -> tuple[str, bool]:
+    """Remove a trailing escape character (plus spaces/tabs); report whether the line continues."""
+    stripped = line.rstrip(" \t")
+    if stripped.endswith(escape):
+        return stripped[: -len(escape)], False
+    return line, True
+
+
+def scan(text: str) -> Scan:
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = split_lines(text)
+    directives: dict[str, str] = {}
+    directive_lines: dict[str, int] = {}
+    escape = "\\"
+    instructions: list[RawInstruction] = []
+    comments: list[Comment] = []
+    pending_comments: list[str] = []
+    reading_directives = True
+    index = 0
+    total = len(lines)
+
+    while index < total:
+        raw = lines[index]
+        line_no = index + 1
+        index += 1
+        stripped_left = raw[_LEADING_WS.match(raw).end() :]  # type: ignore[union-attr]
+
+        if reading_directives:
+            match = _DIRECTIVE.match(stripped_left)
+            name = match.group(1).lower() if match else ""
+            if match and name in _KNOWN_DIRECTIVES:
+                if name in directives:
+                    raise DockerfileSyntaxError(line_no, f"only one {name} parser directive can be used")
+                value = match.group(2)
+                if name == "escape" and value not in ("\\", "`"):
+                    raise DockerfileSyntaxError(
+                        line_no, f"invalid escape token {value!r}: it must be ` or \\"
+                    )
+                directives[name] = value
+                directive_lines[name] = line_no
+                if name == "escape":
+                    escape = value
+                continue
+            reading_directives = False
+
+        if stripped_left.startswith("#"):
+            comment = stripped_left[1:].strip()
+            comments.append(Comment(line_no, comment))
+            # BuildKit resets the comment block at an empty `#` line.
+            pending_comments = [*pending_comments, comment] if comment else []
+            continue
+
+        logical, ends = _strip_continuation(stripped_left, escape)
+        if ends and not logical.strip(" \t\v\f\r"):
+            continue
+        pieces = [Piece(0, line_no, len(raw) - len(stripped_left))]
+        start_line = line_no
+        end_line = line_no
+        while not ends and index < total:
+            raw = lines[index]
+            end_line = index + 1
+            index += 1
+            if _is_comment(raw):
+                comments.append(Comment(end_line, raw.lstrip(" \t\v\f\r")[1:].strip()))
+                continue
+            if _is_blank(raw):
+                continue
+            pieces.append(Piece(len(logical), end_line, 0))
+            piece, ends = _strip_continuation(raw, escape)
+            logical += piece
+
+        heredocs: list[Heredoc] = []
+        keyword = logical.strip().split(None, 1)[0].lower() if logical.strip() else ""
+        if "<<" in logical and _may_contain_heredoc(keyword, logical):
+            for name, chomp, expand, fd in _heredoc_words(logical):
+                body_lines: list[str] = []
+                body_start = index + 1
+                terminated = False
+                while index < total:
+                    raw = lines[index]
+                    index += 1
+                    candidate = raw.lstrip("\t") if chomp else raw
+                    if candidate == name:
+                        terminated = True
+                        break
+                    body_lines.append(raw + "\n")
+                if not terminated:
+                    raise DockerfileSyntaxError(
+                        start_line, f"unterminated heredoc: no line {name!r} ends the body"
+                    )
+                end_line = index
+                heredocs.append(Heredoc(name, chomp, expand, fd, "".join(body_lines), body_start, index))
+
+        instructions.append(
+            RawInstruction(
+                logical=logical,
+                start_line=start_line,
+                end_line=end_line,
+                pieces=tuple(pieces),
+                heredocs=tuple(heredocs),
+                comments_before=tuple(pending_comments),
+            )
+        )
+        pending_comments = []
+
+    return Scan(
+        lines=tuple(lines),
+        directives=directives,
+        directive_lines=directive_lines,
+        escape=escape,
+        instructions=tuple(instructions),
+        comments=tuple(comments),
+    )
+
+
+def _may_contain_heredoc(keyword: str, logical: str) -> bool:
+    parts = logical.split(None, 2)
+    if keyword == "onbuild" and len(parts) > 1:
+        keyword = parts[1].lower()
+        rest = parts[2] if len(parts) > 2 else ""
+    else:
+        rest = logical.split(None, 1)[1] if len(parts) > 1 else ""
+    if keyword not in _HEREDOC_KEYWORDS:
+        return False
+    # A JSON (exec) form instruction never has heredocs.
+    from bot.dockerfile.flags import split_flags
+
+    args = rest[split_flags(rest, "\\")[1] :].strip()
+    return not (args.startswith("[") and _is_json_string_list(args))
+
+
+def _is_json_string_list(text: str) -> bool:
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def raw_words(text: str) -> list[str]:
+    """Whitespace-separated words, quotes and backslash escapes kept, as BuildKit's lexer with
+    RawQuotes and RawEscapes splits a line when it looks for heredocs."""
+    words: list[str] = []
+    current: list[str] = []
+    in_word = False
+    quote = ""
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if quote:
+            current.append(ch)
+            if ch == "\\" and quote == '"' and i + 1 < n:
+                current.append(text[i + 1])
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in " \t\r\n\v\f":
+            if in_word:
+                words.append("".join(current))
+                current = []
+                in_word = False
+        else:
+            in_word = True
+            current.append(ch)
+            if ch in "'\"":
+                quote = ch
+            elif ch == "\\" and i + 1 < n:
+                current.append(text[i + 1])
+                i += 1
+        i += 1
+    if in_word:
+        words.append("".join(current))
+    return words
+
+
+def _heredoc_words(logical: str) -> list[tuple[str, bool, bool, int | None]]:
+    found: list[tuple[str, bool, bool, int | None]] = []
+    for word in raw_words(logical):
+        match = _HEREDOC_WORD.match(word)
+        if not match or not match.group(3):
+            continue
+        rest = match.group(3)
+        name = _dequote(rest)
+        if name is None:
+            continue
+        expand = "'" not in rest and '"' not in rest
+        fd = int(match.group(1)) if match.group(1) else None
+        found.append((name, match.group(2) == "-", expand, fd))
+    return found
+
+
+def _dequote(word: str) -> str | None:
+    """Remove shell quoting from a single word; None when it is not a single word."""
+    out: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(word):
+        ch = word[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+            elif ch == "\\" and quote == '"' and i + 1 < len(word) and word[i + 1] in '"\\$`':
+                i += 1
+                out.append(word[i])
+            else:
+                out.append(ch)
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "\\" and i + 1 < len(word):
+            i += 1
+            out.append(word[i])
+        elif ch in " \t":
+            return None
+        else:
+            out.append(ch)
+        i += 1
+    if quote:
+        return None
+    return "".join(out)

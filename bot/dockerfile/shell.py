@@ -1,0 +1,201 @@
+"""A small POSIX shell reader for RUN commands: simple commands, their words, redirections and
+inline assignments, with `cd` tracked so relative paths resolve where the command really runs.
+
+It reads; it never runs anything. Constructs it does not model (functions, loops, subshell
+semantics) are read as plain command lists, which is enough to find builds and copy-outs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_OPERATORS = ("&&", "||", ";;", ";", "|", "&", "\n", "(", ")")
+_REDIRECT = re.compile(r"(\d*|&)(>>|>\||>&|>|<<-|<<<|<<|<&|<>|<)")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_CONTROL_WORDS = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "!", "{", "}"})
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: str  # "word", "op", "redirect"
+    value: str  # word with quotes removed; operator text
+    start: int
+    end: int
+    quoted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    operator: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class SimpleCommand:
+    words: tuple[str, ...]
+    assignments: dict[str, str] = field(default_factory=dict)
+    redirects: tuple[Redirect, ...] = ()
+    cwd: str | None = None  # directory set by an earlier `cd` in the same script (as written)
+    start: int = 0
+    end: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.words[0].rsplit("/", 1)[-1] if self.words else ""
+
+
+def tokenize(script: str) -> list[Token]:
+    tokens: list[Token] = []
+    i = 0
+    n = len(script)
+    while i < n:
+        ch = script[i]
+        if ch in " \t\r":
+            i += 1
+            continue
+        if ch == "\\" and i + 1 < n and script[i + 1] == "\n":
+            i += 2
+            continue
+        if ch == "#":
+            while i < n and script[i] != "\n":
+                i += 1
+            continue
+        op = next((o for o in _OPERATORS if script.startswith(o, i)), None)
+        redirect = _REDIRECT.match(script, i)
+        if redirect and (redirect.group(1) == "" or redirect.group(1) == "&" or redirect.group(1).isdigit()):
+            if redirect.group(1) != "&" or redirect.group(2).startswith(">"):
+                tokens.append(Token("redirect", redirect.group(0), i, redirect.end()))
+                i = redirect.end()
+                continue
+        if op is not None:
+            tokens.append(Token("op", op, i, i + len(op)))
+            i += len(op)
+            continue
+        start = i
+        out: list[str] = []
+        quoted = False
+        while i < n:
+            ch = script[i]
+            if ch in " \t\r\n;&|()<>":
+                break
+            if ch == "\\" and i + 1 < n:
+                if script[i + 1] != "\n":
+                    out.append(script[i + 1])
+                i += 2
+                continue
+            if ch == "'":
+                quoted = True
+                end = script.find("'", i + 1)
+                end = n if end < 0 else end
+                out.append(script[i + 1 : end])
+                i = end + 1
+                continue
+            if ch == '"':
+                quoted = True
+                i += 1
+                while i < n and script[i] != '"':
+                    if script[i] == "\\" and i + 1 < n and script[i + 1] in '"\\$`\n':
+                        if script[i + 1] != "\n":
+                            out.append(script[i + 1])
+                        i += 2
+                        continue
+                    out.append(script[i])
+                    i += 1
+                i += 1
+                continue
+            if ch == "$" and i + 1 < n and script[i + 1] == "(":
+                # Command substitution: keep it as one opaque word part.
+                depth = 0
+                j = i + 1
+                while j < n:
+                    if script[j] == "(":
+                        depth += 1
+                    elif script[j] == ")":
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    j += 1
+                out.append(script[i : j + 1])
+                i = j + 1
+                continue
+            out.append(ch)
+            i += 1
+        tokens.append(Token("word", "".join(out), start, i, quoted))
+    return tokens
+
+
+def commands(script: str) -> list[SimpleCommand]:
+    """Simple commands in order, with the directory an earlier `cd` moved to."""
+    result: list[SimpleCommand] = []
+    cwd: str | None = None
+    words: list[str] = []
+    assignments: dict[str, str] = {}
+    redirects: list[Redirect] = []
+    start = 0
+    end = 0
+    tokens = tokenize(script)
+    index = 0
+
+    def flush() -> None:
+        nonlocal cwd, words, assignments, redirects
+        if words or redirects:
+            command = SimpleCommand(tuple(words), assignments, tuple(redirects), cwd, start, end)
+            result.append(command)
+            if command.words and command.words[0] == "cd" and len(command.words) > 1:
+                target = command.words[1]
+                cwd = target if target.startswith("/") or cwd is None else f"{cwd}/{target}"
+        words, assignments, redirects = [], {}, []
+
+    while index < len(tokens):
+        token = tokens[index]
+        if token.kind == "op":
+            flush()
+        elif token.kind == "redirect":
+            if index + 1 < len(tokens) and tokens[index + 1].kind == "word":
+                redirects.append(Redirect(token.value, tokens[index + 1].value))
+                end = tokens[index + 1].end
+                index += 1
+        else:
+            if not words and not token.quoted and token.value in _CONTROL_WORDS:
+                index += 1
+                continue
+            if not words and not token.quoted and _ASSIGNMENT.match(token.value):
+                name, _, value = token.value.partition("=")
+                assignments[name] = value
+            else:
+                if not words:
+                    start = token.start
+                words.append(token.value)
+            end = token.end
+        index += 1
+    flush()
+    return result
+
+
+def trailing_comment_start(script: str) -> int | None:
+    """Offset of a shell comment that ends `script` (an unquoted `#` at the start of a word)."""
+    i = 0
+    n = len(script)
+    quote = ""
+    at_word_start = True
+    while i < n:
+        ch = script[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+            elif ch == "\\" and quote == '"':
+                i += 1
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "\\":
+            i += 1
+        elif ch == "#" and at_word_start:
+            newline = script.find("\n", i)
+            if newline < 0:
+                return i
+            i = newline
+            continue
+        at_word_start = ch in " \t\n;&|()" and not quote
+        i += 1
+    return None

@@ -1,0 +1,68 @@
+"""Run the rules on one Dockerfile's text: the pure entry point the CLI and the App share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.analysis import Analysis, DockerIgnore, FixOptions
+from bot.dockerfile.errors import Problem
+from bot.dockerfile.model import Dockerfile, parse_dockerfile
+from bot.rules import ALL_RULES
+from bot.rules.base import Finding, Rule, Severity
+
+# Files larger than this are reported, not analysed: Dockerfiles are small, and a cap keeps a
+# hostile pull request from costing more than it should.
+MAX_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class LintOptions:
+    rules: tuple[Rule, ...] = ALL_RULES
+    severity_overrides: dict[str, Severity] = field(default_factory=dict)
+    fix_options: FixOptions = field(default_factory=FixOptions)
+    dockerignore: DockerIgnore | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LintResult:
+    path: str
+    findings: tuple[Finding, ...]
+    problems: tuple[Problem, ...]
+    dockerfile: Dockerfile | None
+
+    @property
+    def fatal(self) -> bool:
+        return any(p.fatal for p in self.problems)
+
+
+def decode(data: bytes) -> str:
+    """Decode Dockerfile bytes as UTF-8 (BOM allowed); raises UnicodeDecodeError otherwise."""
+    return data.decode("utf-8-sig")
+
+
+def lint_text(text: str, path: str = "Dockerfile", options: LintOptions | None = None) -> LintResult:
+    options = options or LintOptions()
+    if len(text) > MAX_BYTES:
+        problem = Problem(1, f"file is {len(text.encode('utf-8', 'replace')):,} bytes; files over 1 MiB are not analysed")
+        return LintResult(path, (), (problem,), None)
+    if "\x00" in text:
+        return LintResult(path, (), (Problem(1, "file contains NUL bytes: not a Dockerfile"),), None)
+    dockerfile = parse_dockerfile(text)
+    if not dockerfile.ok:
+        return LintResult(path, (), tuple(dockerfile.problems), dockerfile)
+    analysis = Analysis(dockerfile, options.dockerignore, options.fix_options)
+    findings: list[Finding] = []
+    for rule in options.rules:
+        for finding in rule.check(analysis):
+            override = options.severity_overrides.get(finding.code)
+            if override is not None:
+                finding = _with_severity(finding, override)
+            findings.append(finding)
+    findings.sort(key=lambda f: (f.line, f.column, f.code))
+    return LintResult(path, tuple(findings), tuple(dockerfile.problems), dockerfile)
+
+
+def _with_severity(finding: Finding, severity: Severity) -> Finding:
+    from dataclasses import replace
+
+    return replace(finding, severity=severity)

@@ -1,0 +1,339 @@
+"""## What it does
+Finds a `COPY --from=<stage>`, a `RUN --mount=from=<stage>,source=...` or a child stage that reads a
+path which, in the source stage, was only ever written inside a cache, tmpfs or bind mount.
+
+## Why is this bad?
+With BuildKit, whatever a `RUN` writes under a mount target goes into the mount, never into the
+image layer. After the `RUN`, the layer shows again what it held at that path before. So
+`COPY --from=builder /app/target/release/app` copies a stale binary (from a `COPY . .` of a local
+`target/`, or from a pre-build), or the build fails with "not found"; a wildcard source silently
+copies nothing. The build succeeds and the application never changes.
+
+## Example
+```dockerfile
+FROM rust:1.79 AS builder
+WORKDIR /app
+COPY . .
+RUN --mount=type=cache,target=/app/target cargo build --release
+FROM debian:bookworm-slim
+COPY --from=builder /app/target/release/app /usr/local/bin/app
+```
+
+Use instead:
+```dockerfile
+FROM rust:1.79 AS builder
+WORKDIR /app
+COPY . .
+RUN --mount=type=cache,target=/app/target cargo build --release && mv target/release/app /tmp/app
+FROM debian:bookworm-slim
+COPY --from=builder /tmp/app /usr/local/bin/app
+```
+
+## Fix
+Appends a move out of the mount to the same `RUN` (`&& mv target/release/app /tmp/app`, keeping
+the author's continuation style; before the terminator of a heredoc script, adding `set -e`;
+through `sh -c` for the exec form), and points each consumer at the new path. When the `RUN`
+already copies the artifact out, only the consumer changes. The destination is outside every mount
+of that `RUN`. No fix is offered under a non-POSIX `SHELL` or when a path depends on a variable
+whose value is unknown. `fix.move-command: cp` keeps the cache warm instead of moving.
+
+## References
+- [Dockerfile reference: RUN --mount=type=cache](https://docs.docker.com/reference/dockerfile/#run---mounttypecache)
+- [docker/buildx#788](https://github.com/docker/buildx/issues/788): "Cache mounts do not persist in the image"
+- [moby/buildkit#2683](https://github.com/moby/buildkit/issues/2683)
+- [Docker's Rust guide](https://docs.docker.com/guides/rust/develop/): copy the executable out before the cache is unmounted
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from bot.analysis import Analysis
+from bot.analysis.effects import effects_of
+from bot.analysis.lost import LostWrite, find_lost_write
+from bot.dockerfile import paths
+from bot.dockerfile.model import Dockerfile, Stage, Step, Word
+from bot.dockerfile.words import unresolved_name
+from bot.fixes.text_edit import NoFix, append_to_run, replace_words
+from bot.rules.base import Edit, Finding, Fix, FixAvailability, Rule, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One consumer reading one path."""
+
+    step: Step  # the consuming instruction
+    word: Word | None  # the source word to rewrite (None for reads a fix cannot redirect)
+    path: str  # absolute path in the source stage
+    how: str  # "COPY --from=builder", ...
+    lost: LostWrite
+
+
+def check(analysis: Analysis) -> Iterator[Finding]:
+    df = analysis.dockerfile
+    reads = list(_reads(analysis))
+    unresolved = list(_unresolved_reads(analysis))
+    fixes = _plan_fixes(df, reads, analysis)
+    for read in reads:
+        fix, reason = fixes.get(id(read), (None, None))
+        yield RULE.finding(
+            read.step.line,
+            _message(read),
+            end_line=read.step.instruction.end_line,
+            severity=_severity(read),
+            fix=fix,
+            no_fix_reason=reason,
+            related_lines=(read.lost.run.line,),
+        )
+    for step, how, name, lost in unresolved:
+        yield RULE.finding(
+            step.line,
+            f"{how} reads a path under {lost.target}, which only the {lost.mount.mount.type} mount of "
+            f"the RUN on line {lost.run.line} ever wrote: the image layer never holds it.",
+            end_line=step.instruction.end_line,
+            severity=Severity.WARNING,
+            no_fix_reason=f"the path uses ${name}, whose value is not known from the Dockerfile",
+            related_lines=(lost.run.line,),
+        )
+
+
+def _severity(read: _Read) -> Severity:
+    if read.lost.run.workdir.assumed and not read.lost.mount.mount.options.get("target", "").startswith("/"):
+        return Severity.WARNING
+    return Severity.ERROR if read.lost.produced else Severity.WARNING
+
+
+def _reads(analysis: Analysis) -> Iterator[_Read]:
+    df = analysis.dockerfile
+    for stage in df.stages:
+        for step in stage.steps:
+            spec = step.copy
+            if spec is not None and spec.from_stage is not None:
+                source = df.stage_for(spec.from_stage)
+                if source is None or source is stage:
+                    continue
+                for word in spec.sources:
+                    if word.value is None:
+                        continue
+                    path = paths.join("/", word.value)
+                    lost = find_lost_write(source.chain(), path, analysis.dockerignore)
+                    if lost is not None:
+                        yield _Read(step, word, path, f"{step.keyword} --from={spec.from_stage}", lost)
+            for item in step.mounts:
+                mount = item.mount
+                if mount.from_ is None or mount.type != "bind":
+                    continue
+                source = df.stage_for(mount.from_)
+                if source is None or source is stage:
+                    continue
+                path = paths.join("/", mount.source or "/")
+                lost = find_lost_write(source.chain(), path, analysis.dockerignore)
+                if lost is not None:
+                    yield _Read(step, None, path, f"--mount=from={mount.from_}", lost)
+        if stage.parent is not None:
+            yield from _child_reads(analysis, stage)
+
+
+def _child_reads(analysis: Analysis, stage: Stage) -> Iterator[_Read]:
+    chain = stage.chain()
+    own_start = len(chain) - len(stage.steps)
+    for offset, step in enumerate(stage.steps):
+        if step.keyword != "RUN":
+            continue
+        for path in effects_of(step).mentioned:
+            if step.covering_mount(path) is not None:
+                continue
+            lost = find_lost_write(chain[: own_start + offset], path, analysis.dockerignore)
+            if lost is not None and lost.run.stage is not stage:
+                yield _Read(step, None, path, f"the RUN in stage {stage.label}", lost)
+
+
+def _unresolved_reads(analysis: Analysis) -> Iterator[tuple[Step, str, str, LostWrite]]:
+    """COPY sources with an unknown variable whose known leading directory is inside a mount."""
+    df = analysis.dockerfile
+    for stage in df.stages:
+        for step in stage.steps:
+            spec = step.copy
+            if spec is None or spec.from_stage is None:
+                continue
+            source = df.stage_for(spec.from_stage)
+            if source is None or source is stage:
+                continue
+            for word in spec.sources:
+                if word.value is not None or "$" not in word.text:
+                    continue
+                prefix = word.text.split("$", 1)[0]
+                if "/" not in prefix:
+                    continue
+                directory = paths.join("/", prefix.rsplit("/", 1)[0] or "/")
+                lost = find_lost_write(source.chain(), directory, analysis.dockerignore)
+                if lost is not None:
+                    name = unresolved_name(word.text, step.scope, df.escape) or "?"
+                    yield step, f"{step.keyword} --from={spec.from_stage}", name, lost
+                    break
+
+
+def _message(read: _Read) -> str:
+    lost = read.lost
+    mount = lost.mount.mount
+    where = f"the {mount.type} mount `target={mount.options.get('target', '')}` of the RUN on line {lost.run.line}"
+    produced = f" ({lost.producer} writes it there)" if lost.producer else ""
+    head = f"{read.how} reads {read.path}, which only {where} ever wrote{produced}."
+    kept = {"cache": "Cache contents", "tmpfs": "tmpfs contents", "bind": "Writes to a bind mount"}[mount.type]
+    body = f" {kept} never reach the image layer, so BuildKit takes what the layer held there before that RUN"
+    if lost.earlier is not None and lost.earlier.certain:
+        outcome = f": {lost.earlier.description}, and that stale copy ships."
+    elif lost.earlier is not None:
+        outcome = f": {lost.earlier.description}; that stale copy ships, else the build fails with \"not found\"."
+    else:
+        outcome = ': nothing, so the build fails with "not found".'
+    if paths.has_glob(read.path):
+        outcome = (
+            f"{outcome[:-1]} A wildcard source that matches nothing is not an error: "
+            "it silently copies nothing."
+        )
+    return head + body + outcome
+
+
+def _plan_fixes(
+    df: Dockerfile, reads: list[_Read], analysis: Analysis
+) -> dict[int, tuple[Fix | None, str | None]]:
+    """One move per artifact per RUN, and one rewrite per consumer, shared by the findings."""
+    result: dict[int, tuple[Fix | None, str | None]] = {}
+    by_run: dict[int, list[_Read]] = {}
+    for read in reads:
+        by_run.setdefault(id(read.lost.run), []).append(read)
+    options = analysis.fix_options
+    for group in by_run.values():
+        run = group[0].lost.run
+        moves: list[str] = []
+        new_paths: dict[str, str] = {}
+        taken: set[str] = set()
+        dest_root = _destination_root(run, options.destination)
+        uses_cd = any(c.cwd is not None for c in effects_of(run).commands)
+        for read in group:
+            if read.path in new_paths:
+                continue
+            existing = _existing_copy_out(run, read.path)
+            if existing is not None:
+                new_paths[read.path] = existing
+                continue
+            if dest_root is None:
+                continue
+            dest, command = _move(read, dest_root, taken, options.move_command, uses_cd)
+            new_paths[read.path] = dest
+            moves.append(command)
+        run_edit: Edit | None = None
+        reason: str | None = None
+        if dest_root is None:
+            reason = "every candidate destination is itself under a mount of that RUN"
+        elif moves:
+            try:
+                run_edit = append_to_run(df, run, " && ".join(moves))
+            except NoFix as exc:
+                reason = str(exc)
+        by_consumer: dict[int, list[_Read]] = {}
+        for read in group:
+            by_consumer.setdefault(id(read.step), []).append(read)
+        for consumer_reads in by_consumer.values():
+            step = consumer_reads[0].step
+            if reason is not None or any(r.word is None or r.path not in new_paths for r in consumer_reads):
+                why = reason or "this consumer cannot be pointed at another path automatically"
+                for read in consumer_reads:
+                    result[id(read)] = (None, why)
+                continue
+            replacements = [(r.word, _rewrite(r, new_paths[r.path])) for r in consumer_reads if r.word]
+            try:
+                copy_edit = replace_words(df, step, replacements)
+            except NoFix as exc:
+                for read in consumer_reads:
+                    result[id(read)] = (None, str(exc))
+                continue
+            edits = (run_edit, copy_edit) if run_edit is not None else (copy_edit,)
+            title = "Move the artifact out of the mount in the same RUN" if run_edit else "Read the copy made outside the mount"
+            for read in consumer_reads:
+                result[id(read)] = (Fix(title, tuple(e for e in edits if e is not None)), None)
+    return result
+
+
+def _destination_root(run: Step, preferred: str) -> str | None:
+    for candidate in (preferred, "/tmp", "/out", "/mountie-out"):
+        root = paths.clean(candidate)
+        if all(
+            m.target is None or not (paths.is_within(root, m.target) or paths.is_within(m.target, root))
+            for m in run.mounts
+        ):
+            return root
+    return None
+
+
+def _existing_copy_out(run: Step, path: str) -> str | None:
+    """Where the RUN already copies `path` to, outside all of its mounts."""
+    for copy_out in effects_of(run).copy_outs:
+        if run.covering_mount(copy_out.dest) is not None:
+            continue
+        for source in copy_out.sources:
+            if source == path:
+                return paths.join(copy_out.dest, posixpath.basename(path)) if copy_out.dest_is_dir else copy_out.dest
+    return None
+
+
+def _move(read: _Read, root: str, taken: set[str], verb: str, absolute: bool) -> tuple[str, str]:
+    run = read.lost.run
+    path = read.path
+    workdir = run.workdir.path
+
+    def shown(p: str) -> str:
+        return p if absolute else paths.display(p, workdir)
+
+    if paths.has_glob(path):
+        folder = posixpath.basename(posixpath.dirname(path)) or "artifacts"
+        directory = _unique(paths.join(root, folder), taken)
+        pattern = posixpath.basename(path)
+        return (
+            paths.join(directory, pattern),
+            f"mkdir -p {directory} && {verb} {shown(path)} {directory}/",
+        )
+    name = posixpath.basename(path) or "artifact"
+    if path == read.lost.target:
+        # A mount point cannot be moved; copy its contents instead.
+        directory = _unique(paths.join(root, name), taken)
+        return directory, f"mkdir -p {directory} && cp -a {shown(path)}/. {directory}/"
+    dest = _unique(paths.join(root, name), taken)
+    if posixpath.dirname(dest) != root:
+        return dest, f"mkdir -p {posixpath.dirname(dest)} && {verb} {shown(path)} {dest}"
+    return dest, f"{verb} {shown(path)} {dest}"
+
+
+def _unique(candidate: str, taken: set[str]) -> str:
+    if candidate not in taken:
+        taken.add(candidate)
+        return candidate
+    number = 2
+    parent, name = posixpath.split(candidate)
+    while True:
+        option = paths.join(paths.join(parent, str(number)), name)
+        if option not in taken:
+            taken.add(option)
+            return option
+        number += 1
+
+
+def _rewrite(read: _Read, new_path: str) -> str:
+    if read.word is None or read.word.value is None:
+        return new_path
+    # Keep a trailing slash the author wrote.
+    return new_path + ("/" if read.word.value.endswith("/") and not new_path.endswith("/") else "")
+
+
+RULE = Rule(
+    code="BKM001",
+    name="artifact-in-cache-mount",
+    summary="A later stage reads a build artifact that only ever existed in a mount",
+    severity=Severity.ERROR,
+    fix=FixAvailability.SOMETIMES,
+    check=check,
+    doc=__doc__ or "",
+)
