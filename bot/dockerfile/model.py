@@ -11,13 +11,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from dockerfile_parse.util import WordSplitter
+
 from bot.dockerfile import paths
 from bot.dockerfile.errors import DockerfileSyntaxError, Problem
 from bot.dockerfile.images import defaults_for
 from bot.dockerfile.instructions import Instruction, build_instruction
 from bot.dockerfile.mounts import Mount, MountError, parse_mount
 from bot.dockerfile.scanner import Scan, scan
-from bot.dockerfile.words import EMPTY_SCOPE, Scope, expand, shell_split_words, whitespace_words
+from bot.dockerfile.words import EMPTY_SCOPE, Scope, expand, whitespace_words
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 # Build-time ARGs BuildKit defines per build; their values are not known to a static reader.
@@ -339,7 +341,7 @@ class _Builder:
 
     def _arg_pairs(self, ins: Instruction) -> list[tuple[str, str | None]]:
         pairs: list[tuple[str, str | None]] = []
-        for word, _, _ in shell_split_words(ins.args, self.escape):
+        for word in _key_value_words(ins.args):
             name, eq, value = word.partition("=")
             if not name:
                 raise DockerfileSyntaxError(ins.start_line, "ARG requires a name")
@@ -360,19 +362,18 @@ class _Builder:
         self._remember_stage_state()
 
     def _env(self, ins: Instruction) -> None:
-        words = shell_split_words(ins.args, self.escape)
+        words = _key_value_words(ins.args)
         if not words:
             raise DockerfileSyntaxError(ins.start_line, "ENV requires at least one argument")
-        if "=" not in words[0][0].split("$", 1)[0]:
+        if "=" not in words[0].split("$", 1)[0]:
             # Legacy `ENV NAME value with spaces`.
-            name = words[0][0]
-            if len(words) < 2:
+            name, _, value = ins.args.strip().partition(" ")
+            if not value.strip():
                 raise DockerfileSyntaxError(ins.start_line, "ENV must have two arguments")
-            value = ins.args[words[1][1] :].strip()
-            self.env[name] = self._expand(value)
+            self.env[name] = self._expand(value.strip())
         else:
             updates: dict[str, str | None] = {}
-            for word, _, _ in words:
+            for word in words:
                 name, eq, value = word.partition("=")
                 if not eq or not name:
                     raise DockerfileSyntaxError(
@@ -457,6 +458,11 @@ class _Builder:
             from_stage=from_flag.value if from_flag else None,
             heredoc_sources=tuple(heredoc_sources),
         )
+
+
+def _key_value_words(text: str) -> list[str]:
+    """`KEY=value` words with their quotes kept, split by dockerfile-parse's quote-aware splitter."""
+    return [w for w in WordSplitter(text).split(dequote=False) if w]
 
 
 def _json_word_spans(ins: Instruction) -> list[tuple[str, int, int]]:
