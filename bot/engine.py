@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.analysis import Analysis, DockerIgnore, FixOptions
+from bot.config import RepoConfig
 from bot.dockerfile.errors import Problem
 from bot.dockerfile.model import Dockerfile, parse_dockerfile
 from bot.rules import ALL_RULES
 from bot.rules.base import Finding, Rule, Severity
+from bot.suppressions import read_suppressions
 
 # Files larger than this are reported, not analysed: Dockerfiles are small, and a cap keeps a
 # hostile pull request from costing more than it should.
@@ -21,6 +23,16 @@ class LintOptions:
     severity_overrides: dict[str, Severity] = field(default_factory=dict)
     fix_options: FixOptions = field(default_factory=FixOptions)
     dockerignore: DockerIgnore | None = None
+
+
+    @classmethod
+    def from_config(cls, config: RepoConfig, dockerignore: DockerIgnore | None = None) -> LintOptions:
+        return cls(
+            rules=tuple(rule for rule in ALL_RULES if rule.code not in config.disabled),
+            severity_overrides=dict(config.severity),
+            fix_options=config.fix,
+            dockerignore=dockerignore,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +63,20 @@ def lint_text(text: str, path: str = "Dockerfile", options: LintOptions | None =
     if not dockerfile.ok:
         return LintResult(path, (), tuple(dockerfile.problems), dockerfile)
     analysis = Analysis(dockerfile, options.dockerignore, options.fix_options)
+    suppressions = read_suppressions(dockerfile, (rule.code for rule in ALL_RULES))
     findings: list[Finding] = []
     for rule in options.rules:
+        if rule.code in suppressions.file_codes:
+            continue
         for finding in rule.check(analysis):
             override = options.severity_overrides.get(finding.code)
             if override is not None:
                 finding = _with_severity(finding, override)
             findings.append(finding)
+    findings = suppressions.filter(findings)
     findings.sort(key=lambda f: (f.line, f.column, f.code))
-    return LintResult(path, tuple(findings), tuple(dockerfile.problems), dockerfile)
+    problems = (*dockerfile.problems, *suppressions.problems)
+    return LintResult(path, tuple(findings), tuple(sorted(problems, key=lambda p: p.line)), dockerfile)
 
 
 def _with_severity(finding: Finding, severity: Severity) -> Finding:
