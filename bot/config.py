@@ -123,7 +123,7 @@ class _Reader:
         if not isinstance(node, yaml.SequenceNode):
             self.error(node, f"{where} must be a list")
             return []
-        items = []
+        items: list[tuple[str, yaml.Node]] = []
         for item in node.value:
             if isinstance(item, yaml.ScalarNode) and str(item.value).strip():
                 items.append((str(item.value).strip(), item))

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.analysis import Analysis, DockerIgnore, FixOptions
-from bot.config import RepoConfig
 from bot.dockerfile.errors import Problem
 from bot.dockerfile.model import Dockerfile, parse_dockerfile
 from bot.rules import ALL_RULES
 from bot.rules.base import Finding, Rule, Severity
 from bot.suppressions import read_suppressions
+
+if TYPE_CHECKING:
+    from bot.config import RepoConfig
 
 # Files larger than this are reported, not analysed: Dockerfiles are small, and a cap keeps a
 # hostile pull request from costing more than it should.
