@@ -25,7 +25,9 @@ JWT_EXPIRED = (
     "assertion expires"
 )
 JWT_TOO_LONG = "'Expiration time' claim ('exp') is too far in the future"
-JWT_BAD_IAT = "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued"
+JWT_BAD_IAT = (
+    "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued"
+)
 NOT_ACCESSIBLE = "Resource not accessible by integration"
 NOT_ACCESSIBLE_PAT = "Resource not accessible by personal access token"
 AUTH_DOCS = "https://docs.github.com/rest"
@@ -194,7 +196,7 @@ def user_level(repo: Repo, login: str) -> int:
 
 def check_repo_access(store: Store, principal: Principal, operation_id: str, repo: Repo) -> None:
     """Raise the 401/403/404 GitHub would answer when `principal` may not run the operation on `repo`."""
-    access, permission, level = OPERATION_ACCESS[operation_id]
+    _, permission, level = OPERATION_ACCESS[operation_id]
     writing = level == "write"
     if principal.kind == "anonymous":
         raise ApiError(401, "Requires authentication", documentation_url=AUTH_DOCS)

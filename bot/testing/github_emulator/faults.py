@@ -125,6 +125,7 @@ class RateLimits:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._secondary_until: float | None = None
         self._secondary_writes_only = False
+        self._preset_used: int | None = None  # budget already spent in each fresh bucket
 
     def set_limit(self, limit: int, *, remaining: int | None = None) -> None:
         """Change the hourly limit; `remaining` pre-spends every current and future bucket's budget."""
@@ -132,8 +133,6 @@ class RateLimits:
             self.limit = limit
             self._buckets.clear()
             self._preset_used = None if remaining is None else max(0, limit - remaining)
-
-    _preset_used: int | None = None
 
     def hit(self, key: str, resource: str, description: str) -> dict[str, str]:
         """Count one request; return the x-ratelimit-* headers or raise the 403 GitHub sends at zero."""
@@ -155,7 +154,9 @@ class RateLimits:
             }
         if exhausted:
             raise ApiError(
-                403, f"API rate limit exceeded for {description}.", headers=headers,
+                403,
+                f"API rate limit exceeded for {description}.",
+                headers=headers,
                 documentation_url=RATE_LIMIT_DOCS,
             )
         return headers
@@ -180,8 +181,12 @@ class RateLimits:
         now = self._clock.now()
         if until is None or now >= until or (writes_only and method not in WRITE_METHODS):
             return
-        message = SECONDARY_CONTENT_MESSAGE if writes_only else SECONDARY_MESSAGE.format(request_id=request_id)
+        message = (
+            SECONDARY_CONTENT_MESSAGE if writes_only else SECONDARY_MESSAGE.format(request_id=request_id)
+        )
         raise ApiError(
-            403, message, headers={"Retry-After": str(max(1, math.ceil(until - now)))},
+            403,
+            message,
+            headers={"Retry-After": str(max(1, math.ceil(until - now)))},
             documentation_url=SECONDARY_DOCS,
         )

@@ -176,10 +176,14 @@ class Renderer:
             "stargazers_count": 0,
             "watchers_count": 0,
             "watchers": 0,
-            "size": sum(len(b) for b in repo.commits[repo.branches[repo.default_branch]].tree.values()) // 1024,
+            "size": sum(len(b) for b in repo.commits[repo.branches[repo.default_branch]].tree.values())
+            // 1024,
             "default_branch": repo.default_branch,
-            "open_issues_count": sum(1 for (name, _), pr in self.store.pulls.items()
-                                     if name == repo.full_name.lower() and pr.state == "open"),
+            "open_issues_count": sum(
+                1
+                for (name, _), pr in self.store.pulls.items()
+                if name == repo.full_name.lower() and pr.state == "open"
+            ),
             "open_issues": 0,
             "is_template": False,
             "topics": [],
@@ -231,8 +235,13 @@ class Renderer:
 
     def permission(self, repo: Repo, login: str, level: str) -> dict[str, Any]:
         user = self.user(login)
-        role = {"admin": "admin", "maintain": "maintain", "write": "write", "triage": "triage",
-                "read": "read"}.get(level, "read")
+        role = {
+            "admin": "admin",
+            "maintain": "maintain",
+            "write": "write",
+            "triage": "triage",
+            "read": "read",
+        }.get(level, "read")
         user["role_name"] = role
         user["permissions"] = {
             "admin": level == "admin",
@@ -252,7 +261,11 @@ class Renderer:
             return "COLLABORATOR"
         if login.endswith("[bot]"):
             return "NONE"
-        if any(pr.author.lower() == login.lower() for pr in self.store.pulls.values() if pr.repo == repo.full_name):
+        if any(
+            pr.author.lower() == login.lower()
+            for pr in self.store.pulls.values()
+            if pr.repo == repo.full_name
+        ):
             return "CONTRIBUTOR"
         return "NONE"
 
@@ -260,8 +273,13 @@ class Renderer:
 
     def _branch(self, repo_name: str, ref: str, sha: str) -> dict[str, Any]:
         repo = self.store.repos[repo_name.lower()]
-        return {"label": f"{repo.owner}:{ref}", "ref": ref, "sha": sha, "user": self.user(repo.owner),
-                "repo": self.repo(repo)}
+        return {
+            "label": f"{repo.owner}:{ref}",
+            "ref": ref,
+            "sha": sha,
+            "user": self.user(repo.owner),
+            "repo": self.repo(repo),
+        }
 
     def pull(self, pr: PullRequest) -> dict[str, Any]:
         repo = self.store.repos[pr.repo.lower()]
@@ -271,10 +289,12 @@ class Renderer:
         issue_url = f"{api}/issues/{pr.number}"
         additions = sum(f.additions for f in pr.files)
         deletions = sum(f.deletions for f in pr.files)
-        reviews_comments = [c for c in self.store.review_comments.values()
-                            if (c.repo, c.pr_number) == (pr.repo, pr.number)]
-        issue_comments = [c for c in self.store.issue_comments.values()
-                          if (c.repo, c.issue_number) == (pr.repo, pr.number)]
+        reviews_comments = [
+            c for c in self.store.review_comments.values() if (c.repo, c.pr_number) == (pr.repo, pr.number)
+        ]
+        issue_comments = [
+            c for c in self.store.issue_comments.values() if (c.repo, c.issue_number) == (pr.repo, pr.number)
+        ]
         commits = 0
         sha: str | None = pr.head_sha
         while sha is not None and sha != pr.base_sha and sha in repo.commits:
@@ -429,8 +449,11 @@ class Renderer:
     def check_run(self, run: CheckRun) -> dict[str, Any]:
         api = f"{self.api}/repos/{run.repo}/check-runs/{run.id}"
         app = self.store.apps.get(run.app_id) if run.app_id is not None else None
-        prs = [pr for pr in self.store.pulls.values()
-               if pr.repo == run.repo and pr.head_sha == run.head_sha and pr.head_repo == pr.repo]
+        prs = [
+            pr
+            for pr in self.store.pulls.values()
+            if pr.repo == run.repo and pr.head_sha == run.head_sha and pr.head_repo == pr.repo
+        ]
         return {
             "id": run.id,
             "head_sha": run.head_sha,

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from bot.testing.github_emulator.diff import FileChange, compare_trees
 from bot.testing.github_emulator.errors import not_found
 
+ReviewState = Literal["PENDING", "COMMENTED", "APPROVED", "CHANGES_REQUESTED", "DISMISSED"]
 PermissionLevel = Literal["admin", "maintain", "write", "triage", "read", "none"]
 TokenKind = Literal["installation", "user"]
 
@@ -145,7 +146,7 @@ class Review:
     pr_number: int
     user: str
     body: str
-    state: Literal["PENDING", "COMMENTED", "APPROVED", "CHANGES_REQUESTED", "DISMISSED"]
+    state: ReviewState
     commit_id: str
     submitted_at: float | None
     created_at: float
@@ -255,6 +256,7 @@ class ManifestCode:
     code: str
     created_at: float
     manifest: dict[str, Any]
+    owner: str
     used: bool = False
 
 
@@ -283,7 +285,6 @@ class Store:
         self.issue_comments: dict[int, IssueComment] = {}
         self.review_comment_reactions: dict[int, list[Reaction]] = {}
         self.manifest_codes: dict[str, ManifestCode] = {}
-        self.issue_counters: dict[str, int] = {}
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -338,9 +339,3 @@ class Store:
 
     def compute_files(self, repo: Repo, base_sha: str, head_sha: str) -> list[FileChange]:
         return compare_trees(repo.commits[base_sha].tree, repo.commits[head_sha].tree)
-
-    def installation_for(self, repo: Repo) -> Installation | None:
-        for installation in self.installations.values():
-            if installation.covers(repo):
-                return installation
-        return None

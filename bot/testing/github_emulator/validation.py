@@ -18,8 +18,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import unquote
 
-from jsonschema import Draft4Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
+from jsonschema import Draft4Validator, FormatChecker  # type: ignore[import-untyped,unused-ignore]
+from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped,unused-ignore]
 
 SPEC_RESOURCE = "openapi-subset.json"
 _DROPPED_KEYS = frozenset({"description", "example", "examples", "title", "x-github", "deprecated"})
@@ -104,7 +104,9 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _describe(error: ValidationError) -> str:
     """One error in GitHub's "Invalid request." wording."""
-    where = "/".join(["properties", *(str(p) for p in error.absolute_path)]) if error.absolute_path else "body"
+    where = (
+        "/".join(["properties", *(str(p) for p in error.absolute_path)]) if error.absolute_path else "body"
+    )
     value = json.dumps(error.instance)
     if error.validator == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
@@ -119,7 +121,8 @@ def _describe(error: ValidationError) -> str:
     if error.validator == "maxLength" and isinstance(error.instance, str):
         return f"Only {error.validator_value} characters are allowed; {len(error.instance)} were supplied."
     if error.validator == "maxItems" and isinstance(error.instance, list):
-        return f"For '{where}', is too long (maximum is {error.validator_value} items, got {len(error.instance)})."
+        count = len(error.instance)
+        return f"For '{where}', is too long (maximum is {error.validator_value} items, got {count})."
     return f"For '{where}', {error.message}."
 
 
@@ -185,15 +188,24 @@ class Operation:
         bad_status = 404 if where == "path" else 422
         if kind == "integer":
             if not re.fullmatch(r"-?\d+", raw):
-                raise RequestInvalid(bad_status, f"Invalid request.\n\nFor '{name}', \"{raw}\" is not an integer.")
+                raise RequestInvalid(
+                    bad_status, f"Invalid request.\n\nFor '{name}', \"{raw}\" is not an integer."
+                )
             value = int(raw)
         elif kind == "boolean":
             if raw not in ("true", "false"):
-                raise RequestInvalid(bad_status, f"Invalid request.\n\nFor '{name}', \"{raw}\" is not a boolean.")
+                raise RequestInvalid(
+                    bad_status, f"Invalid request.\n\nFor '{name}', \"{raw}\" is not a boolean."
+                )
             value = raw == "true"
+        if schema.get("format") == "date-time" and not _is_datetime(raw):
+            message = f"Invalid request.\n\nFor '{name}', \"{raw}\" is not a date-time."
+            raise RequestInvalid(bad_status, message)
         if "enum" in schema and value not in schema["enum"]:
             allowed = json.dumps(schema["enum"])
-            raise RequestInvalid(bad_status, f"Invalid request.\n\nFor '{name}', \"{raw}\" is not one of {allowed}.")
+            raise RequestInvalid(
+                bad_status, f"Invalid request.\n\nFor '{name}', \"{raw}\" is not one of {allowed}."
+            )
         return value
 
     def parse_body(self, raw: bytes) -> Any:
@@ -225,7 +237,9 @@ def _response_validator(operation: Operation, status: int) -> Draft4Validator | 
         response = operation.spec.get("responses", {}).get(str(status), {})
         schema = response.get("content", {}).get("application/json", {}).get("schema")
         _RESPONSE_VALIDATORS[key] = (
-            Draft4Validator(to_json_schema(schema, response=True), format_checker=_FORMATS) if schema else None
+            Draft4Validator(to_json_schema(schema, response=True), format_checker=_FORMATS)
+            if schema
+            else None
         )
     return _RESPONSE_VALIDATORS[key]
 
@@ -278,5 +292,7 @@ def validate_response(operation: Operation, status: int, body: Any) -> list[str]
     validator = operation.response_validator(status)
     if validator is None:
         return [] if body is None or status >= 400 else [f"status {status} documents no JSON body"]
-    return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
-            for e in validator.iter_errors(body)]
+    return [
+        f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
+        for e in validator.iter_errors(body)
+    ]
