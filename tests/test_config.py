@@ -73,7 +73,7 @@ def test_fix_options_change_the_suggested_move() -> None:
     result = lint_text(MOTIVATING, options=LintOptions.from_config(config))
     fix = next(f.fix for f in result.findings if f.code == "BKM001")
     assert fix is not None
-    assert "cp target/release/rest /out/rest" in fix.edits[0].new_text
+    assert "mkdir -p /out && cp -a target/release/rest /out/rest" in fix.edits[0].new_text
 
 
 def test_config_files_are_found_in_order(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Jobs handed from the webhook receiver to workers."""

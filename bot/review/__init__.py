@@ -1,0 +1,1 @@
+"""Turning lint results for a pull request into one GitHub review and one check run."""
