@@ -51,15 +51,29 @@ def test_fix_matches_golden_and_is_proven(case: FixtureCase) -> None:
     assert not [f for f in after.findings if f.code == case.code]
     # No new finding of any other rule appears.
     assert {(f.code) for f in after.findings} <= {f.code for f in before.findings}
-    # BuildKit's parser reads the same instructions; only the edited ones change.
-    original = oracle_parse(case.text)
-    rewritten = oracle_parse(fixed)
-    assert [i.keyword for i in original] == [i.keyword for i in rewritten]
-    touched = {line for e in edits for line in range(e.start_line, e.end_line + 1)}
-    shift = 0
-    for old, new in zip(original, rewritten, strict=True):
-        old_lines = set(range(old.start_line, old.end_line + 1))
-        if old_lines & touched:
-            shift = new.end_line - old.end_line
+    # BuildKit's parser reads every instruction the edits did not touch exactly as before (at its
+    # shifted line), and the file still parses.
+    _assert_untouched_instructions_survive(case.text, fixed, edits)
+
+
+def _assert_untouched_instructions_survive(original_text: str, fixed_text: str, edits: list[Edit]) -> None:
+    unique = sorted(set(edits), key=lambda e: e.start_line)
+    original = oracle_parse(original_text)
+    rewritten = {i.start_line: i for i in oracle_parse(fixed_text)}
+    for old in original:
+        span = set(range(old.start_line, old.end_line + 1))
+        if any(span & set(range(e.start_line, e.end_line + 1)) for e in unique):
             continue
-        assert (old.start_line + shift, old.flags, old.heredocs) == (new.start_line, new.flags, new.heredocs)
+        delta = sum(
+            (len(e.new_text.split("\n")) if e.new_text else 0) - (e.end_line - e.start_line + 1)
+            for e in unique
+            if e.end_line < old.start_line
+        )
+        new = rewritten.get(old.start_line + delta)
+        assert new is not None, f"instruction on line {old.start_line} is gone after the fix"
+        assert (new.keyword, new.flags, new.heredocs, new.end_line - new.start_line) == (
+            old.keyword,
+            old.flags,
+            old.heredocs,
+            old.end_line - old.start_line,
+        )
