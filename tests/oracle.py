@@ -25,7 +25,11 @@ class OracleInstruction:
 def oracle_parse(text: str) -> list[OracleInstruction]:
     return [
         OracleInstruction(
-            c.cmd.upper(), c.start_line, c.end_line, tuple(c.flags), tuple(h.content for h in c.heredocs)
+            (c.cmd or "").upper(),  # a lone continuation at the end of a file has no keyword
+            c.start_line,
+            c.end_line,
+            tuple(c.flags),
+            tuple(h.content for h in c.heredocs),
         )
         for c in dockerfile.parse_string(text)
     ]

@@ -46,6 +46,9 @@ class RunEffects:
     copy_outs: tuple[CopyOut, ...]
     writes: tuple[str, ...]  # other paths written (redirections, mkdir, touch)
     mentioned: tuple[str, ...]  # every path-like word, resolved
+    # Path-like words the script reads: `mentioned` without the operands of rm/mkdir/touch/...
+    # and without copy-out destinations.
+    reads: tuple[str, ...] = ()
 
     def writes_path(self, path: str) -> bool:
         """True when the script leaves something at `path` (or inside it) through a known write."""
@@ -121,6 +124,7 @@ def _analyse(step: Step) -> RunEffects:
     copy_outs: list[CopyOut] = []
     writes: list[str] = []
     mentioned: list[str] = []
+    reads: list[str] = []
     for command in parsed:
         cwd = step.workdir.path
         if command.cwd is not None:
@@ -135,17 +139,26 @@ def _analyse(step: Step) -> RunEffects:
                 resolver.exported[name] = resolver.value(raw)
             continue
         for redirect in command.redirects:
+            if redirect.operator.endswith("&") and (redirect.target.isdigit() or redirect.target == "-"):
+                continue  # `2>&1`, `>&2`, `>&-`: a file-descriptor copy, not a file
             if redirect.operator.endswith(">") or redirect.operator.endswith(">>") or ">" in redirect.operator:
                 target = resolver.path(redirect.target, cwd, command.assignments)
                 if target is not None and not redirect.target.startswith("/dev/"):
                     writes.append(target)
-        for word in words[1:]:
+        # The command word itself counts: `./target/release/app --self-test` runs (reads) it.
+        copied = len(copy_outs)
+        _tool_outputs(command, cwd, resolver, outputs, redirected)
+        _copy_out(command, cwd, resolver, copy_outs)
+        destinations = {c.dest for c in copy_outs[copied:]}
+        for position, word in enumerate(words):
+            if position == 0 and "/" not in word:
+                continue
             if "/" in word or word in (".", "..") or word.startswith("$"):
                 resolved = resolver.path(word, cwd, command.assignments)
                 if resolved is not None:
                     mentioned.append(resolved)
-        _tool_outputs(command, cwd, resolver, outputs, redirected)
-        _copy_out(command, cwd, resolver, copy_outs)
+                    if command.name not in _NOT_READS and resolved not in destinations:
+                        reads.append(resolved)
         if command.name in ("mkdir", "touch"):
             for word in words[1:]:
                 if not word.startswith("-"):
@@ -154,8 +167,12 @@ def _analyse(step: Step) -> RunEffects:
                         writes.append(target)
     return RunEffects(
         script, tuple(parsed), tuple(outputs), tuple(redirected), tuple(copy_outs), tuple(writes),
-        tuple(mentioned),
+        tuple(mentioned), tuple(reads),
     )  # fmt: skip
+
+
+# Commands whose path operands are written or removed, never read.
+_NOT_READS = frozenset({"rm", "rmdir", "mkdir", "touch", "ln", "chmod", "chown", "chgrp"})
 
 
 def _option_value(words: tuple[str, ...], *names: str) -> str | None:

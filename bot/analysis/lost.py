@@ -8,6 +8,8 @@ the layer, either missing or stale.
 
 from __future__ import annotations
 
+import fnmatch
+import posixpath
 from dataclasses import dataclass
 
 from bot.analysis.dockerignore import DockerIgnore
@@ -50,7 +52,17 @@ def writes_into_layer(step: Step, path: str) -> bool:
         if spec is None or spec.dest.value is None:
             return False
         dest = step.resolve(spec.dest.value)
-        return paths.is_within(path, dest) or paths.is_within(dest, path)
+        if paths.is_within(dest, path):
+            return True
+        if not paths.is_within(path, dest):
+            return False
+        # `path` lies below the destination. Named files (`COPY entrypoint.sh /app/`) land
+        # beside it, not on it; anything else (the context, a directory, a wildcard) might.
+        first = (paths.relative_to(path, dest) or ".").split("/", 1)[0]
+        return not spec.sources or any(
+            not _plain_file_name(name) or _name_matches(name, first)
+            for name in (posixpath.basename((s.value or "/").rstrip("/")) for s in spec.sources)
+        )
     if step.keyword != "RUN":
         return False
     effects = effects_of(step)
@@ -64,12 +76,18 @@ def writes_into_layer(step: Step, path: str) -> bool:
     return False
 
 
-def find_lost_write(chain: list[Step], path: str, dockerignore: DockerIgnore | None = None) -> LostWrite | None:
+def find_lost_write(
+    chain: list[Step], path: str, dockerignore: DockerIgnore | None = None
+) -> LostWrite | None:
     """Walk `chain` backwards; return the mount-RUN that last wrote `path`, if that is its last writer."""
     for position in range(len(chain) - 1, -1, -1):
         step = chain[position]
         if step.keyword == "RUN":
             mount = step.covering_mount(path)
+            if mount is not None and mount.mount.type == "bind" and mount.mount.readonly:
+                # A read-only bind mount takes no writes (they fail with EROFS): this RUN left
+                # the layer at `path` as it was.
+                continue
             if mount is not None and mount.mount.ephemeral:
                 return _lost(chain, position, mount, path, dockerignore)
         if writes_into_layer(step, path):
@@ -86,14 +104,16 @@ def _lost(
         (o.tool for o in effects.outputs if paths.is_within(path, o.path) or paths.is_within(o.path, path)),
         None,
     )
-    if producer is None and any(
-        not paths.is_within(o.path, mount.target or "/") for o in effects.redirected
-    ):
+    if producer is None and any(not paths.is_within(o.path, mount.target or "/") for o in effects.redirected):
         # The build wrote its output elsewhere (`--target-dir`, `-o`, CARGO_TARGET_DIR): the mount
         # never held the artifact, so this is not a lost write.
         return None
     mentioned = any(paths.is_within(m, path) or paths.is_within(path, m) for m in effects.mentioned)
-    if producer is None and not mentioned and any(writes_into_layer(s, path) for s in chain[:position]):
+    if (
+        producer is None
+        and not mentioned
+        and any(_layer_write(s, path, dockerignore) for s in chain[:position])
+    ):
         # Nothing says this RUN writes the path, and an earlier step put it into the layer: the
         # consumer reads that earlier content, which this rule cannot call stale.
         return None
@@ -108,11 +128,33 @@ def _lost(
     )
 
 
-def earlier_content(chain: list[Step], target: str, dockerignore: DockerIgnore | None) -> EarlierContent | None:
+def _layer_write(step: Step, path: str, dockerignore: DockerIgnore | None) -> bool:
+    """`writes_into_layer`, except that a `COPY . <dir>` whose .dockerignore is known to exclude
+    `path` does not count."""
+    spec = step.copy
+    if (
+        spec is not None
+        and spec.from_stage is None
+        and dockerignore is not None
+        and spec.dest.value is not None
+        and spec.sources
+        and all(s.value in (".", "./") for s in spec.sources)
+    ):
+        rel = paths.relative_to(path, step.resolve(spec.dest.value))
+        if rel not in (None, ".") and dockerignore.excludes(rel):
+            return False
+    return writes_into_layer(step, path)
+
+
+def earlier_content(
+    chain: list[Step], target: str, dockerignore: DockerIgnore | None
+) -> EarlierContent | None:
     """The latest step before a mount-RUN that put something at `target` in the layer."""
     for step in reversed(chain):
         if step.keyword in ("COPY", "ADD") and step.copy is not None and step.copy.dest.value is not None:
             dest = step.resolve(step.copy.dest.value)
+            if paths.is_within(dest, target):
+                return EarlierContent(step, f"line {step.line} writes into {dest}", certain=True)
             if not paths.is_within(target, dest):
                 continue
             rel = paths.relative_to(target, dest) or "."
@@ -133,7 +175,41 @@ def earlier_content(chain: list[Step], target: str, dockerignore: DockerIgnore |
                     f"not exclude `{rel}/`",
                     certain=True,
                 )
-            return EarlierContent(step, f"line {step.line} writes into {dest}", certain=True)
-        if step.keyword == "RUN" and writes_into_layer(step, target):
+            # `COPY Cargo.toml ./` puts nothing at `target/`; a source named like the first
+            # part below the destination might (a file, or a directory copied into it).
+            first = rel.split("/", 1)[0]
+            named = [
+                s.text
+                for s in step.copy.sources
+                if s.value is not None and _name_matches(posixpath.basename(s.value.rstrip("/")), first)
+            ]
+            if named:
+                what = f"`{step.instruction.keyword} {' '.join(named)}` (line {step.line})"
+                return EarlierContent(step, f"{what} may have put something at {target}", certain=False)
+            continue
+        if step.keyword == "RUN" and _run_writes_under(step, target):
             return EarlierContent(step, f"the RUN on line {step.line} writes {target} into the layer", True)
     return None
+
+
+def _plain_file_name(name: str) -> bool:
+    """A name that reads as a single file: `Cargo.toml`, `entrypoint.sh` (not `.`, `src`, `*.so`)."""
+    return "." in name.strip(".") and not paths.has_glob(name)
+
+
+def _name_matches(name: str, wanted: str) -> bool:
+    return name == wanted or (paths.has_glob(name) and fnmatch.fnmatchcase(wanted, name))
+
+
+def _run_writes_under(step: Step, target: str) -> bool:
+    """Whether the RUN leaves something at `target` or below it in the layer (a tool output,
+    a copy-out or another write there), not merely somewhere above it (`mkdir -p /app`)."""
+    effects = effects_of(step)
+    candidates = [*effects.writes, *(c.dest for c in effects.copy_outs), *(o.path for o in effects.outputs)]
+    for written in candidates:
+        if not paths.is_within(written, target):
+            continue
+        mount = step.covering_mount(written)
+        if mount is None or not mount.mount.ephemeral:
+            return True
+    return False

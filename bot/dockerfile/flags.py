@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.dockerfile.jsonargs import GO_SPACE
+
 
 @dataclass(frozen=True, slots=True)
 class Flag:
@@ -25,7 +27,7 @@ def split_flags(text: str, escape: str) -> tuple[list[tuple[str, int, int]], int
     pos = 0
     n = len(text)
     while True:
-        while pos < n and text[pos].isspace():
+        while pos < n and text[pos] in GO_SPACE:
             pos += 1
         if pos >= n or not text.startswith("--", pos):
             return words, pos
@@ -42,7 +44,7 @@ def split_flags(text: str, escape: str) -> tuple[list[tuple[str, int, int]], int
                     word.append(text[pos])
                 else:
                     word.append(ch)
-            elif ch.isspace():
+            elif ch in GO_SPACE:
                 break
             elif ch in "'\"":
                 quote = ch
@@ -55,7 +57,7 @@ def split_flags(text: str, escape: str) -> tuple[list[tuple[str, int, int]], int
             pos += 1
         value = "".join(word)
         if value == "--":
-            while pos < n and text[pos].isspace():
+            while pos < n and text[pos] in GO_SPACE:
                 pos += 1
             return words, pos
         words.append((value, start, pos))
@@ -69,4 +71,4 @@ def parse_flags(text: str, escape: str, offset: int = 0) -> tuple[tuple[Flag, ..
         body = word[2:]
         name, eq, value = body.partition("=")
         flags.append(Flag(name, value if eq else None, word, start + offset, end + offset))
-    return tuple(flags), text[rest_start:].rstrip(), offset + rest_start
+    return tuple(flags), text[rest_start:].rstrip(GO_SPACE), offset + rest_start

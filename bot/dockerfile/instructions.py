@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass
 
 from bot.dockerfile.errors import DockerfileSyntaxError
 from bot.dockerfile.flags import Flag, parse_flags
+from bot.dockerfile.jsonargs import GO_SPACE, NotStringArrayError, json_string_list
 from bot.dockerfile.scanner import Heredoc, RawInstruction
 
 KEYWORDS = frozenset(
@@ -15,6 +16,8 @@ KEYWORDS = frozenset(
         "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
     }
 )  # fmt: skip
+# BuildKit splits the keyword off on ASCII blanks (`tokenWhitespace`).
+_KEYWORD_END = re.compile(r"[\t\v\f\r ]+")
 # Instructions whose arguments may be a JSON array of strings (exec form).
 _JSON_CAPABLE = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"})
 ALLOWED_FLAGS = {
@@ -22,9 +25,7 @@ ALLOWED_FLAGS = {
     "COPY": frozenset({"from", "chown", "chmod", "link", "parents", "exclude"}),
     "ADD": frozenset({"chown", "chmod", "link", "checksum", "keep-git-dir", "exclude", "unpack"}),
     "FROM": frozenset({"platform"}),
-    "HEALTHCHECK": frozenset(
-        {"interval", "timeout", "start-period", "start-interval", "retries"}
-    ),
+    "HEALTHCHECK": frozenset({"interval", "timeout", "start-period", "start-interval", "retries"}),
 }
 
 
@@ -75,45 +76,40 @@ class Instruction:
         return None
 
 
-def _parse_json_list(text: str) -> tuple[str, ...] | None:
-    if not text.startswith("["):
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return tuple(value)
-    return None
-
-
-def build_instruction(raw: RawInstruction, escape: str, logical: str | None = None, offset: int = 0) -> Instruction:
+def build_instruction(
+    raw: RawInstruction, escape: str, logical: str | None = None, offset: int = 0
+) -> Instruction:
     """Split one logical line into keyword, flags and arguments (BuildKit `splitCommand`)."""
     text = raw.logical if logical is None else logical
-    lead = len(text) - len(text.lstrip())
-    body = text[lead:]
-    parts = body.split(None, 1)
-    if not parts:
+    lead = len(text) - len(text.lstrip(GO_SPACE))
+    body = text[lead:].rstrip(GO_SPACE)
+    match = _KEYWORD_END.search(body)
+    written = body[: match.start()] if match else body
+    if not written:
         raise DockerfileSyntaxError(raw.start_line, "empty instruction")
-    written = parts[0]
     keyword = written.upper()
     if keyword not in KEYWORDS:
         raise DockerfileSyntaxError(raw.start_line, f"unknown instruction: {written}")
-    rest_start = lead + len(written)
-    while rest_start < len(text) and text[rest_start].isspace():
-        rest_start += 1
+    rest_start = lead + (match.end() if match else len(written))
     rest = text[rest_start:]
     if keyword == "ONBUILD":
         if not rest.strip():
             raise DockerfileSyntaxError(raw.start_line, "ONBUILD requires an instruction")
         trigger = build_instruction(raw, escape, rest, offset + rest_start)
         if trigger.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
-            raise DockerfileSyntaxError(raw.start_line, f"{trigger.keyword} isn't allowed as an ONBUILD trigger")
+            raise DockerfileSyntaxError(
+                raw.start_line, f"{trigger.keyword} isn't allowed as an ONBUILD trigger"
+            )
         return Instruction(keyword, written, raw, (), rest.strip(), offset + rest_start, None, trigger)
     flags, args, args_start = parse_flags(rest, escape, offset + rest_start)
     allowed = ALLOWED_FLAGS.get(keyword, frozenset())
     for flag in flags:
         if flag.name not in allowed:
             raise DockerfileSyntaxError(raw.start_line, f"unknown flag --{flag.name} for {keyword}")
-    exec_form = _parse_json_list(args) if keyword in _JSON_CAPABLE else None
+    exec_form = None
+    if keyword in _JSON_CAPABLE:
+        try:
+            exec_form = json_string_list(args)
+        except NotStringArrayError as exc:
+            raise DockerfileSyntaxError(raw.start_line, str(exc)) from None
     return Instruction(keyword, written, raw, flags, args, args_start, exec_form)

@@ -7,6 +7,7 @@ Pure: it reads only the text it is given.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,10 +19,13 @@ from bot.dockerfile.errors import DockerfileSyntaxError, Problem
 from bot.dockerfile.images import defaults_for
 from bot.dockerfile.instructions import Instruction, build_instruction
 from bot.dockerfile.mounts import Mount, MountError, parse_mount
-from bot.dockerfile.scanner import Scan, scan
+from bot.dockerfile.scanner import Scan, scan, split_lines
 from bot.dockerfile.words import EMPTY_SCOPE, Scope, expand, whitespace_words
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
+# `parseBuildStageName`: the lower-cased name must match this.
+_STAGE_NAME = re.compile(r"^[a-z][a-z0-9-_.]*$")
+_BLANKS = re.compile(r"[\t\v\f\r ]+")
 # Build-time ARGs BuildKit defines per build; their values are not known to a static reader.
 PLATFORM_ARGS = frozenset(
     {
@@ -175,7 +179,8 @@ def parse_dockerfile(text: str) -> Dockerfile:
     try:
         scanned = scan(text)
     except DockerfileSyntaxError as exc:
-        empty = Scan((), {}, {}, "\\", (), ())
+        # Keep the lines, so a problem's line can still be shown.
+        empty = Scan(tuple(split_lines(text.removeprefix("\ufeff"))), {}, {}, "\\", (), ())
         return Dockerfile(text, empty, [], EMPTY_SCOPE, [Problem(exc.line, exc.message)], [])
     builder = _Builder(text, scanned)
     builder.build()
@@ -291,6 +296,12 @@ class _Builder:
         name: str | None = None
         if len(words) == 3 and words[1].lower() == "as":
             name = words[2].lower()
+            if not _STAGE_NAME.match(name):
+                raise DockerfileSyntaxError(
+                    ins.start_line,
+                    f"invalid name for build stage: {words[2]!r}, "
+                    "name can't start with a number or contain symbols",
+                )
         elif len(words) != 1:
             raise DockerfileSyntaxError(ins.start_line, "FROM takes an image and an optional `AS name`")
         image = expand(words[0], self.global_scope, self.escape)
@@ -365,9 +376,9 @@ class _Builder:
         words = _key_value_words(ins.args)
         if not words:
             raise DockerfileSyntaxError(ins.start_line, "ENV requires at least one argument")
-        if "=" not in words[0].split("$", 1)[0]:
-            # Legacy `ENV NAME value with spaces`.
-            name, _, value = ins.args.strip().partition(" ")
+        if "=" not in words[0]:
+            # Legacy `ENV NAME value with spaces`: split once on blanks (BuildKit `parseNameVal`).
+            name, _, value = _BLANKS.sub(" ", ins.args.strip(), count=1).partition(" ")
             if not value.strip():
                 raise DockerfileSyntaxError(ins.start_line, "ENV must have two arguments")
             self.env[name] = self._expand(value.strip())
@@ -420,8 +431,12 @@ class _Builder:
             target = None
             if mount.target is not None:
                 target = paths.join(step.workdir.path, mount.target)
-                if target == "/":
+                # BuildKit rejects a mount at `/`; a relative target on an unknown base image's
+                # WORKDIR may not really resolve there, so that case is not an error here.
+                if target == "/" and (mount.target.startswith("/") or not step.workdir.assumed):
                     raise DockerfileSyntaxError(ins.start_line, f"invalid mount target {mount.target!r}")
+                if target == "/":
+                    target = None  # somewhere under the unknown WORKDIR: never guessed
             resolved.append(ResolvedMount(mount, target))
         for flag in ins.flags:
             if flag.name == "mount" and flag.value is None:

@@ -19,12 +19,17 @@ import re
 from dataclasses import dataclass
 
 from bot.dockerfile.errors import DockerfileSyntaxError
+from bot.dockerfile.jsonargs import GO_SPACE, NotStringArrayError, json_string_list
 
-_DIRECTIVE = re.compile(r"#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
+# Go regexp `\s` is [\t\n\f\r ] (no \v, no Unicode spaces).
+_DIRECTIVE = re.compile(r"#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$")
 _KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
-_HEREDOC_WORD = re.compile(r"(\d*)<<(-?)([^<]*)$")
+_HEREDOC_WORD = re.compile(r"([0-9]*)<<(-?)([^<]*)$")
 _HEREDOC_KEYWORDS = frozenset({"run", "copy", "add"})
-_LEADING_WS = re.compile(r"[ \t\v\f\r]*")
+_CONTINUATION = {
+    escape: re.compile(f"([^{re.escape(escape)}]){re.escape(escape)}[ \\t]*$|^{re.escape(escape)}[ \\t]*$")
+    for escape in ("\\", "`")
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,26 +96,38 @@ def split_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
+def _trim_newline(line: str) -> str:
+    """BuildKit's trimNewline: every trailing `\\r` (and `\\n`) goes."""
+    return line.rstrip("\r\n")
+
+
 def _is_comment(line: str) -> bool:
-    return line.lstrip(" \t\v\f\r").startswith("#")
+    return _trim_newline(line).lstrip(GO_SPACE).startswith("#")
 
 
 def _is_blank(line: str) -> bool:
-    return not line.strip(" \t\v\f\r")
+    return not _trim_newline(line).lstrip(GO_SPACE)
 
 
 def _strip_continuation(line: str, escape: str) -> tuple[str, bool]:
-    """Remove a trailing escape character (plus spaces/tabs); report whether the line continues."""
-    stripped = line.rstrip(" \t")
-    if stripped.endswith(escape):
-        return stripped[: -len(escape)], False
-    return line, True
+    """Remove a trailing escape character (plus spaces/tabs); report whether the line ends.
+
+    As BuildKit's lineContinuationRegex: an escape character preceded by another escape
+    character does not continue the line (`RUN echo foo\\\\` ends there).
+    """
+    match = _CONTINUATION[escape].search(line)
+    if match is None:
+        return line, True
+    return line[: match.start()] + (match.group(1) or ""), False
 
 
 def scan(text: str) -> Scan:
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = split_lines(text)
+    # Heredoc bodies keep each line exactly as written, line terminator included (BuildKit
+    # appends the raw bytes it scanned).
+    raw_lines = text.split("\n")
     directives: dict[str, str] = {}
     directive_lines: dict[str, int] = {}
     escape = "\\"
@@ -125,7 +142,9 @@ def scan(text: str) -> Scan:
         raw = lines[index]
         line_no = index + 1
         index += 1
-        stripped_left = raw[_LEADING_WS.match(raw).end() :]  # type: ignore[union-attr]
+        trimmed = _trim_newline(raw)
+        stripped_left = trimmed.lstrip(GO_SPACE)
+        indent = len(raw) - len(raw.lstrip(GO_SPACE))
 
         if reading_directives:
             match = _DIRECTIVE.match(stripped_left)
@@ -153,9 +172,9 @@ def scan(text: str) -> Scan:
             continue
 
         logical, ends = _strip_continuation(stripped_left, escape)
-        if ends and not logical.strip(" \t\v\f\r"):
+        if ends and not logical:
             continue
-        pieces = [Piece(0, line_no, len(raw) - len(stripped_left))]
+        pieces = [Piece(0, line_no, indent)]
         start_line = line_no
         end_line = line_no
         while not ends and index < total:
@@ -163,29 +182,28 @@ def scan(text: str) -> Scan:
             end_line = index + 1
             index += 1
             if _is_comment(raw):
-                comments.append(Comment(end_line, raw.lstrip(" \t\v\f\r")[1:].strip()))
+                comments.append(Comment(end_line, _trim_newline(raw).lstrip(GO_SPACE)[1:].strip()))
                 continue
             if _is_blank(raw):
                 continue
             pieces.append(Piece(len(logical), end_line, 0))
-            piece, ends = _strip_continuation(raw, escape)
+            piece, ends = _strip_continuation(_trim_newline(raw), escape)
             logical += piece
 
         heredocs: list[Heredoc] = []
-        keyword = logical.strip().split(None, 1)[0].lower() if logical.strip() else ""
-        if "<<" in logical and _may_contain_heredoc(keyword, logical):
+        if "<<" in logical and _may_contain_heredoc(logical, escape):
             for name, chomp, expand, fd in _heredoc_words(logical):
                 body_lines: list[str] = []
                 body_start = index + 1
                 terminated = False
                 while index < total:
-                    raw = lines[index]
+                    raw = _trim_newline(lines[index])
                     index += 1
                     candidate = raw.lstrip("\t") if chomp else raw
                     if candidate == name:
                         terminated = True
                         break
-                    body_lines.append(raw + "\n")
+                    body_lines.append(raw_lines[index - 1] + "\n")
                 if not terminated:
                     raise DockerfileSyntaxError(
                         start_line, f"unterminated heredoc: no line {name!r} ends the body"
@@ -215,30 +233,34 @@ def scan(text: str) -> Scan:
     )
 
 
-def _may_contain_heredoc(keyword: str, logical: str) -> bool:
-    parts = logical.split(None, 2)
-    if keyword == "onbuild" and len(parts) > 1:
-        keyword = parts[1].lower()
-        rest = parts[2] if len(parts) > 2 else ""
-    else:
-        rest = logical.split(None, 1)[1] if len(parts) > 1 else ""
-    if keyword not in _HEREDOC_KEYWORDS:
-        return False
-    # A JSON (exec) form instruction never has heredocs.
+def _may_contain_heredoc(logical: str, escape: str) -> bool:
+    """Whether BuildKit looks for heredocs after this instruction: RUN, COPY and ADD (also as an
+    ONBUILD trigger) in shell form; a JSON (exec) form instruction never has heredocs."""
     from bot.dockerfile.flags import split_flags
 
-    args = rest[split_flags(rest, "\\")[1] :].strip()
-    return not (args.startswith("[") and _is_json_string_list(args))
-
-
-def _is_json_string_list(text: str) -> bool:
-    import json
-
-    try:
-        value = json.loads(text)
-    except ValueError:
+    parts = _go_split(logical.strip(GO_SPACE), 1)
+    keyword = parts[0].lower() if parts else ""
+    rest = parts[1] if len(parts) > 1 else ""
+    if keyword == "onbuild":
+        parts = _go_split(rest.strip(GO_SPACE), 1)
+        keyword = parts[0].lower() if parts else ""
+        rest = parts[1] if len(parts) > 1 else ""
+    if keyword not in _HEREDOC_KEYWORDS:
         return False
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    args = rest[split_flags(rest, escape)[1] :].strip(GO_SPACE)
+    try:
+        return json_string_list(args) is None
+    except NotStringArrayError:
+        return False
+
+
+_TOKEN_WHITESPACE = re.compile(r"[\t\v\f\r ]+")
+
+
+def _go_split(text: str, limit: int) -> list[str]:
+    """BuildKit's `tokenWhitespace.Split(text, limit + 1)` (the keyword is split off on ASCII
+    blanks only)."""
+    return _TOKEN_WHITESPACE.split(text, maxsplit=limit) if text else []
 
 
 def raw_words(text: str) -> list[str]:

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 _OPERATORS = ("&&", "||", ";;", ";", "|", "&", "\n", "(", ")")
 _REDIRECT = re.compile(r"(\d*|&)(>>|>\||>&|>|<<-|<<<|<<|<&|<>|<)")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-_CONTROL_WORDS = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "!", "{", "}"})
+_CONTROL_WORDS = frozenset(
+    {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "!", "{", "}"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +65,14 @@ def tokenize(script: str) -> list[Token]:
             continue
         op = next((o for o in _OPERATORS if script.startswith(o, i)), None)
         redirect = _REDIRECT.match(script, i)
-        if redirect and (redirect.group(1) == "" or redirect.group(1) == "&" or redirect.group(1).isdigit()):
-            if redirect.group(1) != "&" or redirect.group(2).startswith(">"):
-                tokens.append(Token("redirect", redirect.group(0), i, redirect.end()))
-                i = redirect.end()
-                continue
+        if (
+            redirect
+            and (redirect.group(1) == "" or redirect.group(1) == "&" or redirect.group(1).isdigit())
+            and (redirect.group(1) != "&" or redirect.group(2).startswith(">"))
+        ):
+            tokens.append(Token("redirect", redirect.group(0), i, redirect.end()))
+            i = redirect.end()
+            continue
         if op is not None:
             tokens.append(Token("op", op, i, i + len(op)))
             i += len(op)

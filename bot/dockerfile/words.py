@@ -42,7 +42,7 @@ class Scope:
 EMPTY_SCOPE = Scope({}, complete=True)
 
 
-class Unresolved(Exception):
+class Unresolved(Exception):  # noqa: N818 - a control-flow signal, not an error
     """Raised inside expansion when a variable's value is unknown."""
 
     def __init__(self, name: str) -> None:

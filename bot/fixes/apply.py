@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 from bot.rules.base import Edit
 
 
-class EditConflict(ValueError):
+class EditConflict(ValueError):  # noqa: N818 - imported by the CLI and the App
     pass
 
 
@@ -15,10 +16,12 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
     """Replace each edit's lines with its new text. Identical edits count once; overlapping
     different edits are a conflict (the caller applies the others and reports it)."""
     unique = sorted(set(edits), key=lambda e: (e.start_line, e.end_line))
-    for before, after in zip(unique, unique[1:], strict=False):
+    for before, after in itertools.pairwise(unique):
         if after.start_line <= before.end_line:
-            raise EditConflict(f"edits on lines {before.start_line}-{before.end_line} and "
-                               f"{after.start_line}-{after.end_line} overlap")
+            raise EditConflict(
+                f"edits on lines {before.start_line}-{before.end_line} and "
+                f"{after.start_line}-{after.end_line} overlap"
+            )
     newline = "\r\n" if "\r\n" in text else "\n"
     lines = text.split("\n")
     trailing = lines and lines[-1] == ""

@@ -10,7 +10,7 @@ from bot.dockerfile.shell import commands, trailing_comment_start
 from bot.rules.base import Edit
 
 
-class NoFix(Exception):
+class NoFix(Exception):  # noqa: N818 - the name reads as the outcome; imported widely
     """A fix cannot be made safely; the message says why (shown with the finding)."""
 
 
@@ -72,7 +72,8 @@ def _append_exec_form(df: Dockerfile, step: Step, command: str) -> Edit:
 def _append_heredoc(df: Dockerfile, step: Step, command: str) -> Edit:
     heredoc = step.instruction.heredoc_script
     assert heredoc is not None
-    body_lines = heredoc.body.split("\n")[:-1] if heredoc.body else []
+    # The physical lines, not `heredoc.body`: that keeps BuildKit's raw line terminators (CRLF).
+    body_lines = [_line_text(df, line) for line in range(heredoc.body_start_line, heredoc.terminator_line)]
     indent = ""
     terminator = _line_text(df, heredoc.terminator_line)
     if heredoc.chomp:
@@ -97,8 +98,10 @@ def _append_heredoc(df: Dockerfile, step: Step, command: str) -> Edit:
 
 def _is_errexit(line: str) -> bool:
     words = line.strip().split()
-    return len(words) >= 2 and words[0] == "set" and any(
-        w.startswith("-") and "e" in w[1:] or w == "errexit" for w in words[1:]
+    return (
+        len(words) >= 2
+        and words[0] == "set"
+        and any((w.startswith("-") and "e" in w[1:]) or w == "errexit" for w in words[1:])
     )
 
 

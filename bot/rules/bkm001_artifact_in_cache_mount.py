@@ -41,12 +41,14 @@ whose value is unknown. `fix.move-command: cp` keeps the cache warm instead of m
 - [Dockerfile reference: RUN --mount=type=cache](https://docs.docker.com/reference/dockerfile/#run---mounttypecache)
 - [docker/buildx#788](https://github.com/docker/buildx/issues/788): "Cache mounts do not persist in the image"
 - [moby/buildkit#2683](https://github.com/moby/buildkit/issues/2683)
-- [Docker's Rust guide](https://docs.docker.com/guides/rust/develop/): copy the executable out before the cache is unmounted
+- [Docker's Rust guide](https://docs.docker.com/guides/rust/develop/): copy the binary out of the cache
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -55,7 +57,7 @@ from bot.analysis.effects import effects_of
 from bot.analysis.lost import LostWrite, find_lost_write
 from bot.dockerfile import paths
 from bot.dockerfile.model import Dockerfile, Stage, Step, Word
-from bot.dockerfile.words import unresolved_name
+from bot.dockerfile.words import expand, unresolved_name
 from bot.fixes.text_edit import NoFix, append_to_run, replace_words
 from bot.rules.base import Edit, Finding, Fix, FixAvailability, Rule, Severity
 
@@ -142,7 +144,7 @@ def _child_reads(analysis: Analysis, stage: Stage) -> Iterator[_Read]:
     for offset, step in enumerate(stage.steps):
         if step.keyword != "RUN":
             continue
-        for path in effects_of(step).mentioned:
+        for path in dict.fromkeys(effects_of(step).reads):
             if step.covering_mount(path) is not None:
                 continue
             lost = find_lost_write(chain[: own_start + offset], path, analysis.dockerignore)
@@ -178,22 +180,24 @@ def _unresolved_reads(analysis: Analysis) -> Iterator[tuple[Step, str, str, Lost
 def _message(read: _Read) -> str:
     lost = read.lost
     mount = lost.mount.mount
-    where = f"the {mount.type} mount `target={mount.options.get('target', '')}` of the RUN on line {lost.run.line}"
+    target = mount.options.get("target", "")
+    where = f"the {mount.type} mount `target={target}` of the RUN on line {lost.run.line}"
     produced = f" ({lost.producer} writes it there)" if lost.producer else ""
     head = f"{read.how} reads {read.path}, which only {where} ever wrote{produced}."
-    kept = {"cache": "Cache contents", "tmpfs": "tmpfs contents", "bind": "Writes to a bind mount"}[mount.type]
+    kept = {"cache": "Cache contents", "tmpfs": "tmpfs contents", "bind": "Writes to a bind mount"}[
+        mount.type
+    ]
     body = f" {kept} never reach the image layer, so BuildKit takes what the layer held there before that RUN"
     if lost.earlier is not None and lost.earlier.certain:
         outcome = f": {lost.earlier.description}, and that stale copy ships."
     elif lost.earlier is not None:
-        outcome = f": {lost.earlier.description}; that stale copy ships, else the build fails with \"not found\"."
+        outcome = (
+            f': {lost.earlier.description}; that stale copy ships, else the build fails with "not found".'
+        )
     else:
         outcome = ': nothing, so the build fails with "not found".'
     if paths.has_glob(read.path):
-        outcome = (
-            f"{outcome[:-1]} A wildcard source that matches nothing is not an error: "
-            "it silently copies nothing."
-        )
+        outcome += " A wildcard source that matches nothing is not an error: it silently copies nothing."
     return head + body + outcome
 
 
@@ -210,6 +214,7 @@ def _plan_fixes(
         run = group[0].lost.run
         moves: list[str] = []
         new_paths: dict[str, str] = {}
+        unfixable: dict[str, str] = {}
         taken: set[str] = set()
         dest_root = _destination_root(run, options.destination)
         uses_cd = any(c.cwd is not None for c in effects_of(run).commands)
@@ -222,7 +227,13 @@ def _plan_fixes(
                 continue
             if dest_root is None:
                 continue
-            dest, command = _move(read, dest_root, taken, options.move_command, uses_cd)
+            try:
+                dest, command = _move(
+                    read, dest_root, taken, verb=options.move_command, absolute=uses_cd, escape=df.escape
+                )
+            except NoFix as exc:
+                unfixable[read.path] = str(exc)
+                continue
             new_paths[read.path] = dest
             moves.append(command)
         run_edit: Edit | None = None
@@ -240,7 +251,10 @@ def _plan_fixes(
         for consumer_reads in by_consumer.values():
             step = consumer_reads[0].step
             if reason is not None or any(r.word is None or r.path not in new_paths for r in consumer_reads):
-                why = reason or "this consumer cannot be pointed at another path automatically"
+                why = reason or next(
+                    (unfixable[r.path] for r in consumer_reads if r.path in unfixable),
+                    "this consumer cannot be pointed at another path automatically",
+                )
                 for read in consumer_reads:
                     result[id(read)] = (None, why)
                 continue
@@ -252,20 +266,30 @@ def _plan_fixes(
                     result[id(read)] = (None, str(exc))
                 continue
             edits = (run_edit, copy_edit) if run_edit is not None else (copy_edit,)
-            title = "Move the artifact out of the mount in the same RUN" if run_edit else "Read the copy made outside the mount"
+            title = (
+                "Move the artifact out of the mount in the same RUN"
+                if run_edit
+                else "Read the copy made outside the mount"
+            )
             for read in consumer_reads:
                 result[id(read)] = (Fix(title, tuple(e for e in edits if e is not None)), None)
     return result
 
 
 def _destination_root(run: Step, preferred: str) -> str | None:
+    """Where moved artifacts go: outside every mount of the RUN, and not a directory a later
+    RUN of the stage touches (`rm -rf /tmp/*` would delete the artifact again)."""
+    later = [effects_of(step).mentioned for step in run.stage.steps[run.index + 1 :] if step.keyword == "RUN"]
     for candidate in (preferred, "/tmp", "/out", "/mountie-out"):
         root = paths.clean(candidate)
-        if all(
-            m.target is None or not (paths.is_within(root, m.target) or paths.is_within(m.target, root))
+        if any(
+            m.target is not None and (paths.is_within(root, m.target) or paths.is_within(m.target, root))
             for m in run.mounts
         ):
-            return root
+            continue
+        if any(paths.is_within(path, root) for mentioned in later for path in mentioned):
+            continue
+        return root
     return None
 
 
@@ -276,35 +300,96 @@ def _existing_copy_out(run: Step, path: str) -> str | None:
             continue
         for source in copy_out.sources:
             if source == path:
-                return paths.join(copy_out.dest, posixpath.basename(path)) if copy_out.dest_is_dir else copy_out.dest
+                return (
+                    paths.join(copy_out.dest, posixpath.basename(path))
+                    if copy_out.dest_is_dir
+                    else copy_out.dest
+                )
     return None
 
 
-def _move(read: _Read, root: str, taken: set[str], verb: str, absolute: bool) -> tuple[str, str]:
+def _move(
+    read: _Read, root: str, taken: set[str], *, verb: str, absolute: bool, escape: str
+) -> tuple[str, str]:
+    """The new path of the artifact and the shell command that moves it there."""
     run = read.lost.run
     path = read.path
     workdir = run.workdir.path
 
     def shown(p: str) -> str:
-        return p if absolute else paths.display(p, workdir)
+        if absolute:
+            return _shell_word(p)
+        rel = paths.relative_to(p, workdir)
+        relative_target = not (read.lost.mount.mount.target or "").startswith("/")
+        if run.workdir.assumed and relative_target and rel not in (None, "."):
+            # The mount sits under the unknown base image's WORKDIR: a path relative to it is
+            # right wherever that WORKDIR really is.
+            return _shell_word(rel or ".")
+        return _shell_word(paths.display(p, workdir))
 
+    source = _source_text(read, absolute, escape)
+    if source is None:
+        source = shown(path)
+    # /tmp exists in every image that has a shell; any other root has to be made first.
+    make_root = f"mkdir -p {_shell_word(root)} && " if root != "/tmp" else ""
+    # `cp -a` copies a directory as well as a file, keeping modes and links.
+    verb = "cp -a" if verb == "cp" else verb
     if paths.has_glob(path):
         folder = posixpath.basename(posixpath.dirname(path)) or "artifacts"
         directory = _unique(paths.join(root, folder), taken)
         pattern = posixpath.basename(path)
         return (
             paths.join(directory, pattern),
-            f"mkdir -p {directory} && {verb} {shown(path)} {directory}/",
+            f"mkdir -p {_shell_word(directory)} && {verb} {source} {_shell_word(directory)}/",
         )
     name = posixpath.basename(path) or "artifact"
     if path == read.lost.target:
         # A mount point cannot be moved; copy its contents instead.
         directory = _unique(paths.join(root, name), taken)
-        return directory, f"mkdir -p {directory} && cp -a {shown(path)}/. {directory}/"
+        target = _shell_word(directory)
+        return directory, f"mkdir -p {target} && cp -a {source}/. {target}/"
     dest = _unique(paths.join(root, name), taken)
     if posixpath.dirname(dest) != root:
-        return dest, f"mkdir -p {posixpath.dirname(dest)} && {verb} {shown(path)} {dest}"
-    return dest, f"{verb} {shown(path)} {dest}"
+        return dest, f"mkdir -p {_shell_word(posixpath.dirname(dest))} && {verb} {source} {_shell_word(dest)}"
+    return dest, f"{make_root}{verb} {source} {_shell_word(dest)}"
+
+
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./@%+=:,~^-]+")
+_GLOB_WORD = re.compile(r"[A-Za-z0-9_./@%+=:,~^*?\[\]-]+")
+
+
+def _shell_word(text: str) -> str:
+    """`text` as one shell word: plain, with its wildcards left active, or quoted."""
+    if _PLAIN_WORD.fullmatch(text) or (paths.has_glob(text) and _GLOB_WORD.fullmatch(text)):
+        return text
+    if paths.has_glob(text):
+        raise NoFix(f"the path {text!r} mixes wildcards with characters the shell would need quoted")
+    return shlex.quote(text)
+
+
+_VARIABLE_WORD = re.compile(r"[A-Za-z0-9_./@%+=:,~^*?\[\]{}$-]+")
+
+
+def _source_text(read: _Read, absolute: bool, escape: str) -> str | None:
+    """The consumer's source as written, variables kept, when the RUN's shell expands it to the
+    same path (so a `--build-arg` override moves the artifact the consumer then reads)."""
+    word = read.word
+    if word is None or "$" not in word.text or not _VARIABLE_WORD.fullmatch(word.text):
+        return None
+    run = read.lost.run
+    if word.value is None or expand(word.text, run.scope, escape) != word.value:
+        return None
+    workdir = run.workdir.path
+    if not absolute and workdir != "/":
+        # Drop a leading part that names the WORKDIR, so the move reads like the rest of the RUN.
+        segments = word.text.split("/")
+        for cut in range(1, len(segments)):
+            prefix = "/".join(segments[:cut])
+            if prefix and paths.clean(expand(prefix, run.scope, escape) or "//") == workdir:
+                rest = "/".join(segments[cut:])
+                return rest if "$" in rest else None
+    # COPY --from sources resolve from `/`.
+    return word.text if word.value.startswith("/") else "/" + word.text
 
 
 def _unique(candidate: str, taken: set[str]) -> str:
