@@ -24,7 +24,7 @@ from pathlib import Path
 
 from dockerfile_parse import DockerfileParser
 
-from bot.discovery import find_dockerfiles
+from bot.discovery import discover
 from bot.engine import lint_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +58,8 @@ def _wall(command: list[str]) -> float:
 
 def main(argv: list[str]) -> int:
     roots = [Path(a) for a in argv] or [ROOT / "tests" / "fixtures", ROOT / "tests" / "data"]
-    files = sorted({p for root in roots for p in find_dockerfiles(root)})
+    targets, _ = discover([str(root) for root in roots])
+    files = sorted(Path(t.path) for t in targets)
     texts = [p.read_text(encoding="utf-8", errors="replace") for p in files]
     print(f"files: {len(files)}, {sum(len(t) for t in texts):,} bytes (from {', '.join(map(str, roots))})")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
@@ -73,7 +74,8 @@ def main(argv: list[str]) -> int:
         f"dockerfile-parse .structure per file: median {statistics.median(parse_only) * ms:.3f} ms, "
         f"p90 {_percentile(parse_only, 0.9) * ms:.3f} ms"
     )
-    print(f"engine / dockerfile-parse (medians): {statistics.median(engine) / statistics.median(parse_only):.2f}x")
+    ratio = statistics.median(engine) / statistics.median(parse_only)
+    print(f"engine / dockerfile-parse (medians): {ratio:.2f}x")
     total = sum(engine) / 5
     print(f"engine throughput (in process): {len(files) / total:,.0f} Dockerfiles/s")
 
@@ -89,7 +91,8 @@ def main(argv: list[str]) -> int:
         ratios = [t / o for o, t in zip(ours, theirs, strict=True)]
         print(
             f"whole process over all files: mountie {statistics.median(ours):.3f} s, "
-            f"hadolint {statistics.median(theirs):.3f} s -> hadolint/mountie {statistics.median(ratios):.1f}x "
+            f"hadolint {statistics.median(theirs):.3f} s "
+            f"-> hadolint/mountie {statistics.median(ratios):.1f}x "
             f"(paired, {rounds} rounds; {len(files) / statistics.median(ours):,.0f} vs "
             f"{len(files) / statistics.median(theirs):,.0f} Dockerfiles/s)"
         )
@@ -98,7 +101,9 @@ def main(argv: list[str]) -> int:
 
     one = str(files[0])
     single = [_wall([sys.executable, "-m", "bot", "check", one]) for _ in range(10)]
-    print(f"`mountie check` one file, whole process: median {statistics.median(single) * ms:.0f} ms (10 runs)")
+    print(
+        f"`mountie check` one file, whole process: median {statistics.median(single) * ms:.0f} ms (10 runs)"
+    )
     return 0
 
 

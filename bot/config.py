@@ -79,7 +79,9 @@ def load_config_file(path: Path) -> RepoConfig:
 def parse_config(data: bytes | str, source: str = ".github/mountie.yml") -> RepoConfig:
     if isinstance(data, bytes):
         if len(data) > MAX_CONFIG_BYTES:
-            return RepoConfig(source=source, errors=(ConfigError(1, "configuration file is larger than 64 KiB"),))
+            return RepoConfig(
+                source=source, errors=(ConfigError(1, "configuration file is larger than 64 KiB"),)
+            )
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -93,7 +95,8 @@ def parse_config(data: bytes | str, source: str = ".github/mountie.yml") -> Repo
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or "invalid YAML"
         return RepoConfig(source=source, errors=(ConfigError(line, f"YAML syntax error: {problem}"),))
-    return _Reader(source).read(root)
+    config = _Reader(source).read(root)
+    return replace(config, errors=tuple(sorted(config.errors, key=lambda e: e.line)))
 
 
 class _Reader:
@@ -112,7 +115,9 @@ class _Reader:
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if key not in allowed:
-                self.error(key_node, f"unknown key {key!r} in {where} (expected one of {', '.join(sorted(allowed))})")
+                self.error(
+                    key_node, f"unknown key {key!r} in {where} (expected one of {', '.join(sorted(allowed))})"
+                )
                 continue
             result[key] = value_node
         return result
@@ -181,8 +186,12 @@ class _Reader:
             fail_level = level or fail_level
         if "files" in top:
             files = self.mapping(top["files"], "files", _FILE_KEYS)
-            include = [t for t, _ in self.strings(files["include"], "files.include")] if "include" in files else []
-            exclude = [t for t, _ in self.strings(files["exclude"], "files.exclude")] if "exclude" in files else []
+            include = (
+                [t for t, _ in self.strings(files["include"], "files.include")] if "include" in files else []
+            )
+            exclude = (
+                [t for t, _ in self.strings(files["exclude"], "files.exclude")] if "exclude" in files else []
+            )
         if "fix" in top:
             fix_node = self.mapping(top["fix"], "fix", _FIX_KEYS)
             move = fix.move_command

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from bot.analysis import Analysis, DockerIgnore, FixOptions
@@ -26,7 +26,6 @@ class LintOptions:
     severity_overrides: dict[str, Severity] = field(default_factory=dict)
     fix_options: FixOptions = field(default_factory=FixOptions)
     dockerignore: DockerIgnore | None = None
-
 
     @classmethod
     def from_config(cls, config: RepoConfig, dockerignore: DockerIgnore | None = None) -> LintOptions:
@@ -58,7 +57,9 @@ def decode(data: bytes) -> str:
 def lint_text(text: str, path: str = "Dockerfile", options: LintOptions | None = None) -> LintResult:
     options = options or LintOptions()
     if len(text) > MAX_BYTES:
-        problem = Problem(1, f"file is {len(text.encode('utf-8', 'replace')):,} bytes; files over 1 MiB are not analysed")
+        problem = Problem(
+            1, f"file is {len(text.encode('utf-8', 'replace')):,} bytes; files over 1 MiB are not analysed"
+        )
         return LintResult(path, (), (problem,), None)
     if "\x00" in text:
         return LintResult(path, (), (Problem(1, "file contains NUL bytes: not a Dockerfile"),), None)
@@ -71,18 +72,10 @@ def lint_text(text: str, path: str = "Dockerfile", options: LintOptions | None =
     for rule in options.rules:
         if rule.code in suppressions.file_codes:
             continue
+        override = options.severity_overrides.get(rule.code)
         for finding in rule.check(analysis):
-            override = options.severity_overrides.get(finding.code)
-            if override is not None:
-                finding = _with_severity(finding, override)
-            findings.append(finding)
+            findings.append(finding if override is None else replace(finding, severity=override))
     findings = suppressions.filter(findings)
     findings.sort(key=lambda f: (f.line, f.column, f.code))
     problems = (*dockerfile.problems, *suppressions.problems)
     return LintResult(path, tuple(findings), tuple(sorted(problems, key=lambda p: p.line)), dockerfile)
-
-
-def _with_severity(finding: Finding, severity: Severity) -> Finding:
-    from dataclasses import replace
-
-    return replace(finding, severity=severity)

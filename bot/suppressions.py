@@ -46,7 +46,9 @@ def read_suppressions(dockerfile: Dockerfile, known_codes: Iterable[str]) -> Sup
         codes = {c.strip().upper() for c in re.split(r"[,\s]+", match.group(2)) if c.strip()}
         for code in sorted(codes):
             if not _CODE.match(code) or code not in known:
-                problems.append(Problem(comment.line, f"unknown rule {code} in a mountie ignore comment", fatal=False))
+                problems.append(
+                    Problem(comment.line, f"unknown rule {code} in a mountie ignore comment", fatal=False)
+                )
         codes &= known
         if match.group(1):
             file_codes |= codes

@@ -64,7 +64,9 @@ def test_a_broken_entry_never_switches_checks_off() -> None:
 def test_disabled_rule_and_severity_override_apply() -> None:
     off = lint_text(MOTIVATING, options=LintOptions.from_config(parse_config(b"rules: {disable: [BKM001]}")))
     assert off.findings == ()
-    info = lint_text(MOTIVATING, options=LintOptions.from_config(parse_config(b"rules: {severity: {BKM001: info}}")))
+    info = lint_text(
+        MOTIVATING, options=LintOptions.from_config(parse_config(b"rules: {severity: {BKM001: info}}"))
+    )
     assert [f.severity for f in info.findings if f.code == "BKM001"] == [Severity.INFO]
 
 

@@ -61,7 +61,11 @@ def run_script(step: Step) -> str:
     ins = step.instruction
     if ins.exec_form is not None:
         argv = ins.exec_form
-        if len(argv) >= 3 and posixpath.basename(argv[0]) in ("sh", "bash", "ash", "dash") and argv[1] == "-c":
+        if (
+            len(argv) >= 3
+            and posixpath.basename(argv[0]) in ("sh", "bash", "ash", "dash")
+            and argv[1] == "-c"
+        ):
             return argv[2]
         return " ".join(argv)
     script = ins.heredoc_script
@@ -97,7 +101,11 @@ class _Resolver:
     def value(self, word: str, extra: dict[str, str] | None = None) -> str | None:
         if "$" not in word:
             return word
-        scope = self.scope.with_values({**self.exported, **(extra or {})}) if (self.exported or extra) else self.scope
+        scope = (
+            self.scope.with_values({**self.exported, **(extra or {})})
+            if (self.exported or extra)
+            else self.scope
+        )
         return expand(word, scope, dequote=False)
 
     def env(self, name: str, extra: dict[str, str]) -> str | None:
@@ -132,8 +140,10 @@ def _analyse(step: Step) -> RunEffects:
             cwd = paths.join(cwd, value) if value is not None else cwd
         words = command.words
         if command.name == "export" or (not words and command.assignments):
-            pairs = command.assignments if not words else dict(
-                w.partition("=")[::2] for w in words[1:] if "=" in w
+            pairs = (
+                command.assignments
+                if not words
+                else dict(w.partition("=")[::2] for w in words[1:] if "=" in w)
             )
             for name, raw in pairs.items():
                 resolver.exported[name] = resolver.value(raw)
@@ -141,7 +151,11 @@ def _analyse(step: Step) -> RunEffects:
         for redirect in command.redirects:
             if redirect.operator.endswith("&") and (redirect.target.isdigit() or redirect.target == "-"):
                 continue  # `2>&1`, `>&2`, `>&-`: a file-descriptor copy, not a file
-            if redirect.operator.endswith(">") or redirect.operator.endswith(">>") or ">" in redirect.operator:
+            if (
+                redirect.operator.endswith(">")
+                or redirect.operator.endswith(">>")
+                or ">" in redirect.operator
+            ):
                 target = resolver.path(redirect.target, cwd, command.assignments)
                 if target is not None and not redirect.target.startswith("/dev/"):
                     writes.append(target)
@@ -189,7 +203,9 @@ def _option_value(words: tuple[str, ...], *names: str) -> str | None:
 
 
 _JS_BUILD_DIRS = ("dist", "build", ".next", "out")
-_GRADLE_TASKS = frozenset({"build", "bootjar", "jar", "assemble", "installdist", "shadowjar", "war", "bootwar"})
+_GRADLE_TASKS = frozenset(
+    {"build", "bootjar", "jar", "assemble", "installdist", "shadowjar", "war", "bootwar"}
+)
 _MAVEN_GOALS = frozenset({"package", "install", "verify", "compile", "deploy"})
 
 
@@ -244,7 +260,9 @@ def _tool_outputs(
                 outputs.append(Output(paths.join(paths.join(cwd, gopath), "bin"), "go install"))
     elif name in ("mvn", "mvnw") and any(w.split(":")[-1] in _MAVEN_GOALS for w in words[1:]):
         outputs.append(Output(paths.join(cwd, "target"), "mvn"))
-    elif name in ("gradle", "gradlew") and any(w.lower().lstrip(":").split(":")[-1] in _GRADLE_TASKS for w in words[1:]):
+    elif name in ("gradle", "gradlew") and any(
+        w.lower().lstrip(":").split(":")[-1] in _GRADLE_TASKS for w in words[1:]
+    ):
         outputs.append(Output(paths.join(cwd, "build"), "gradle"))
     elif name in ("npm", "yarn", "pnpm", "bun"):
         rest = [w for w in words[1:] if not w.startswith("-")]
