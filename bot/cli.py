@@ -4,6 +4,8 @@
     mountie fix [PATH ...]     apply every available fix in place (`--diff`: print a diff instead)
     mountie rules              list the rules (`--format text|markdown|json`)
     mountie explain CODE       print a rule's documentation (code or name, any case)
+    mountie serve              run the GitHub App: webhook receiver and a supervised worker process
+    mountie worker             run only the job worker (huey consumer)
     mountie --version
 
 `check` options: `--format text|json|sarif|github` (default text), `--fail-level
@@ -608,7 +610,48 @@ def build_parser() -> argparse.ArgumentParser:
         "explain", help="print a rule's documentation", description="Print a rule's documentation."
     )
     explain.add_argument("rule", metavar="CODE", help="a rule code (BKM001) or name, in any case")
+    _add_app_commands(commands)
     return parser
+
+
+def _add_app_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """`serve` and `worker`: the GitHub App (settings: environment and .env, see bot/app/settings.py)."""
+    serve = commands.add_parser(
+        "serve",
+        help="run the GitHub App: webhook receiver and a worker process",
+        description="Run the webhook receiver (POST /webhook, GET /healthz, GET /metrics) and, unless "
+        "--no-worker, one supervised `mountie worker` process. Stops on SIGINT or SIGTERM.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    serve.add_argument("--no-worker", action="store_true", help="run only the receiver")
+    worker = commands.add_parser(
+        "worker",
+        help="run the job worker",
+        description="Run queued jobs (reviews) until SIGINT or SIGTERM, which let running jobs finish.",
+    )
+    for parser in (serve, worker):
+        parser.add_argument(
+            "--workers", type=_positive_int, default=2, metavar="N", help="worker threads (default: 2)"
+        )
+        parser.add_argument(
+            "--shutdown-timeout",
+            type=float,
+            default=8.0,
+            metavar="SECONDS",
+            help="on stop, how long running jobs may take to finish before they are requeued (default: 8)",
+        )
+        parser.add_argument(
+            "--env-file",
+            metavar="FILE",
+            help="settings file (default: .env in the current directory, if any)",
+        )
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -634,11 +677,21 @@ def _add_stdin_filename(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _app_command(name: str, args: argparse.Namespace, streams: _Streams) -> int:
+    """Runs a GitHub App command, importing the App's dependencies only now."""
+    from bot.app import commands
+
+    handler: Callable[[argparse.Namespace, IO[str]], int] = getattr(commands, name)
+    return handler(args, streams.err)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, _Streams], int]] = {
     "check": cmd_check,
     "fix": cmd_fix,
     "rules": cmd_rules,
     "explain": cmd_explain,
+    "serve": lambda args, streams: _app_command("run_serve", args, streams),
+    "worker": lambda args, streams: _app_command("run_worker", args, streams),
 }
 
 

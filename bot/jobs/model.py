@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 
@@ -28,6 +28,7 @@ class Job:
     # RERUN: the check run or suite that was re-requested.
     check_run_id: int | None = None
     event: str = ""  # "pull_request.opened", ... for logs and metrics
+    received_at: float = 0.0  # UNIX time the receiver accepted the delivery (review latency)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -36,7 +37,11 @@ class Job:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
-        return cls(**{**data, "kind": JobKind(data["kind"])})
+        """The inverse of `to_dict`; fields it does not know (from a newer receiver) are dropped."""
+        known = {f.name for f in fields(cls)}
+        return cls(
+            **{k: v for k, v in data.items() if k in known and k != "kind"}, kind=JobKind(data["kind"])
+        )
 
 
 @enum.unique

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import enum
+from dataclasses import dataclass
 
 from bot.engine import LintResult
+from bot.rules.base import Finding, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,19 @@ class FileReport:
     result: LintResult | None
     error: str | None = None  # why it was not analysed
 
+    @property
+    def path(self) -> str:
+        return self.file.path
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.result.findings if self.result is not None else ()
+
+    @property
+    def analysed(self) -> bool:
+        """Whether the rules ran, so a finding missing from `findings` is really gone."""
+        return self.result is not None and not self.result.fatal
+
 
 @dataclass(frozen=True, slots=True)
 class ExistingComment:
@@ -37,8 +52,38 @@ class ExistingComment:
     body: str
     author: str
     in_reply_to_id: int | None
-    thread_id: str | None = None  # GraphQL node id of the review thread, when known
-    thread_resolved: bool = False
+
+
+@enum.unique
+class Placement(enum.Enum):
+    INLINE = "inline"
+    OUTSIDE_DIFF = "outside the lines this pull request changes"
+    NO_PATCH = "GitHub shows no diff for this file"
+    OVER_LIMIT = "over the limit of inline comments per review"
+    REFUSED = "refused by GitHub as inline comments"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """What one review comment (or summary entry) says: findings of one file whose fixes overlap,
+    or a single finding."""
+
+    path: str
+    findings: tuple[Finding, ...]  # most severe first
+    fingerprints: tuple[str, ...]  # one per finding
+    anchor: tuple[int, int] | None  # (first, last) RIGHT-side lines to comment on; None: not inline
+    placement: Placement
+    suggestion: str | None = None  # replaces the anchor's lines
+    fix_title: str | None = None
+    fix_diff: str | None = None  # the fix as a unified diff, when it cannot be a suggestion
+
+    @property
+    def severity(self) -> Severity:
+        return max(f.severity for f in self.findings)
+
+    @property
+    def line(self) -> int:
+        return self.findings[0].line
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +92,7 @@ class InlineComment:
     line: int  # last line of the range (RIGHT side)
     start_line: int | None  # first line when the range spans several lines, else None
     body: str
-    fingerprint: str
+    fingerprints: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +108,24 @@ class Annotation:
 
 @dataclass(frozen=True, slots=True)
 class ReviewPlan:
-    """What one run posts: a review (maybe none), threads to resolve, and the check run output."""
+    """What one run posts on the pull request: a review (maybe none) and threads to resolve."""
 
+    inline: tuple[Item, ...]  # new items posted as inline comments (`comments`)
     comments: tuple[InlineComment, ...]
-    summary_entries: tuple[str, ...]  # findings that could not be inline (outside the diff, over the cap)
-    review_body: str | None  # None: post no review at all (nothing new)
-    stale_threads: tuple[str, ...]  # GraphQL thread ids of Mountie's own threads whose finding is gone
-    stale_comments: tuple[int, ...]  # Mountie's own outdated comments to delete when unthreaded
+    summary: tuple[Item, ...]  # new items that cannot be inline (outside the diff, over the cap)
+    body: str | None  # None: post no review at all (nothing new)
+    resolve: tuple[int, ...]  # root comment ids of Mountie's own threads whose finding is gone
+
+    @property
+    def writes(self) -> bool:
+        return self.body is not None or bool(self.resolve)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """The check run's verdict and output."""
+
     conclusion: str  # success, failure, neutral
-    check_title: str
-    check_summary: str
-    annotations: tuple[Annotation, ...] = field(default=())
+    title: str
+    summary: str
+    annotations: tuple[Annotation, ...] = ()

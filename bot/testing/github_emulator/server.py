@@ -12,6 +12,9 @@ def _handler_class(dispatcher: Dispatcher) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         # HTTP/1.1 keeps connections alive, as clients (requests/urllib3 pools) expect from GitHub.
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle's algorithm on, every response
+        # waits ~40 ms for the client's delayed ACK.
+        disable_nagle_algorithm = True
         server_version = "GitHub.com"
         sys_version = ""
 

@@ -1,0 +1,49 @@
+"""SQLite files in the data directory shared by the receiver and the worker processes.
+
+Each thread gets its own connection (sqlite3 connections are not meant to be shared across
+threads); WAL lets readers and one writer overlap across processes, and a busy timeout absorbs
+short write contention instead of failing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+BUSY_TIMEOUT_SECONDS = 5.0
+
+
+class SqliteFile:
+    """Per-thread connections to one database file, created with `schema` on first use."""
+
+    def __init__(self, path: Path, schema: Iterable[str]) -> None:
+        self.path = path
+        self._schema = tuple(schema)
+        self._local = threading.local()
+        self._ready = False
+        self._ready_lock = threading.Lock()
+
+    def connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a process crash; only a power loss can drop the last commits.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            with self._ready_lock:
+                if not self._ready:
+                    for statement in self._schema:
+                        conn.execute(statement)
+                    self._ready = True
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

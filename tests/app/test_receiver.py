@@ -1,0 +1,89 @@
+"""The receiver's decisions without HTTP: the enqueue-failure path (503, delivery not marked seen)
+and learning the App's slug from signed payloads. The HTTP behaviour is in test_webhook_server.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bot.app.metrics import DELIVERIES, JOBS_ENQUEUED, MetricsStore
+from bot.app.receiver import Receiver
+from bot.app.signature import sign
+from bot.app.slugs import SlugStore
+from bot.jobs.ledger import DeliveryLedger
+from bot.jobs.model import Job, JobKind
+from tests.app.support import APP_ID, SECRET, payload
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.jobs: list[Job] = []
+        self.failures = 0
+
+    def enqueue(self, job: Job) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("disk full")
+        self.jobs.append(job)
+
+    def depth(self) -> dict[str, int]:
+        return {"pending": len(self.jobs), "scheduled": 0}
+
+
+def make(tmp_path: Path) -> tuple[Receiver, FakeQueue]:
+    queue = FakeQueue()
+    receiver = Receiver(
+        app_id=APP_ID,
+        webhook_secret=SECRET,
+        ledger=DeliveryLedger(tmp_path / "deliveries.db"),
+        queue=queue,
+        metrics=MetricsStore(tmp_path / "metrics.db"),
+        slugs=SlugStore(tmp_path),
+        clock=lambda: 1000.0,
+    )
+    return receiver, queue
+
+
+def deliver(receiver: Receiver, event: str, delivery: str, data: dict[str, Any]) -> Any:
+    body = json.dumps(data).encode()
+    return receiver.receive(event, delivery, sign(SECRET, body), body)
+
+
+def test_a_failed_enqueue_is_a_503_and_the_redelivery_is_accepted(tmp_path: Path) -> None:
+    receiver, queue = make(tmp_path)
+    queue.failures = 1
+    first = deliver(receiver, "pull_request", "d-1", payload("pull_request.opened"))
+    assert (first.status, first.outcome) == (503, "enqueue_failed")
+    assert not receiver.ledger.seen("d-1")
+    again = deliver(receiver, "pull_request", "d-1", payload("pull_request.opened"))
+    assert (again.status, again.outcome) == (202, "enqueued")
+    assert [job.delivery_id for job in queue.jobs] == ["d-1"]
+    assert queue.jobs[0].received_at == 1000.0
+    duplicate = deliver(receiver, "pull_request", "d-1", payload("pull_request.opened"))
+    assert (duplicate.status, duplicate.outcome) == (202, "duplicate") and len(queue.jobs) == 1
+    metrics = receiver.metrics
+    assert metrics.value(DELIVERIES, {"event": "pull_request", "outcome": "enqueue_failed"}) == 1
+    assert metrics.value(DELIVERIES, {"event": "pull_request", "outcome": "enqueued"}) == 1
+    assert metrics.value(DELIVERIES, {"event": "pull_request", "outcome": "duplicate"}) == 1
+    assert metrics.value(JOBS_ENQUEUED, {"kind": "review"}) == 1
+
+
+def test_the_slug_learned_from_our_check_run_enables_mentions(tmp_path: Path) -> None:
+    receiver, queue = make(tmp_path)
+    mention = payload("issue_comment.created", **{"comment.body": "@mountie-bot recheck"})
+    assert deliver(receiver, "issue_comment", "c-1", mention).outcome == "ignored"
+    ours = {"check_run.app.id": APP_ID, "check_run.name": "Mountie", "check_run.app.slug": "mountie-bot"}
+    assert (
+        deliver(receiver, "check_run", "r-1", payload("check_run.rerequested", **ours)).outcome == "enqueued"
+    )
+    assert receiver.slugs.known() == {"mountie-bot"}
+    assert deliver(receiver, "issue_comment", "c-2", mention).outcome == "enqueued"
+    assert [job.kind for job in queue.jobs] == [JobKind.RERUN, JobKind.RECHECK]
+
+
+def test_unverified_deliveries_are_counted_without_their_claimed_event(tmp_path: Path) -> None:
+    receiver, queue = make(tmp_path)
+    answer = receiver.receive("pull_request", "d\n-1", "sha256=00", b"{}")
+    assert (answer.status, answer.outcome) == (401, "unauthorized") and queue.jobs == []
+    assert receiver.metrics.value(DELIVERIES, {"event": "unverified", "outcome": "unauthorized"}) == 1
