@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from bot.analysis import FixOptions
 from bot.rules import RULES_BY_CODE
@@ -37,6 +36,12 @@ _TOP_KEYS = {"rules", "fail-level", "files", "fix"}
 _RULE_KEYS = {"disable", "severity"}
 _FILE_KEYS = {"include", "exclude"}
 _FIX_KEYS = {"move-command", "destination"}
+
+if TYPE_CHECKING:
+    import yaml
+
+# PyYAML (about 10 ms to import) is imported where a configuration is parsed, not with this
+# module: `mountie check` in a repository without a configuration file never needs it.
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,8 @@ def parse_config(data: bytes | str, source: str = ".github/mountie.yml") -> Repo
             return RepoConfig(source=source, errors=(ConfigError(1, "configuration file is not UTF-8 text"),))
     else:
         text = data
+    import yaml
+
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -95,6 +102,8 @@ def parse_config(data: bytes | str, source: str = ".github/mountie.yml") -> Repo
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or "invalid YAML"
         return RepoConfig(source=source, errors=(ConfigError(line, f"YAML syntax error: {problem}"),))
+    except RecursionError:  # PyYAML's composer recurses once per level: `[[[[...` within 64 KiB
+        return RepoConfig(source=source, errors=(ConfigError(1, "YAML syntax error: nested too deeply"),))
     config = _Reader(source).read(root)
     return replace(config, errors=tuple(sorted(config.errors, key=lambda e: e.line)))
 
@@ -108,6 +117,8 @@ class _Reader:
         self.errors.append(ConfigError(node.start_mark.line + 1, message))
 
     def mapping(self, node: yaml.Node, where: str, allowed: set[str]) -> dict[str, yaml.Node]:
+        import yaml
+
         if not isinstance(node, yaml.MappingNode):
             self.error(node, f"{where} must be a mapping")
             return {}
@@ -123,6 +134,8 @@ class _Reader:
         return result
 
     def strings(self, node: yaml.Node, where: str) -> list[tuple[str, yaml.Node]]:
+        import yaml
+
         if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str" and node.value:
             return [(str(node.value), node)]
         if not isinstance(node, yaml.SequenceNode):
@@ -146,6 +159,8 @@ class _Reader:
         return by_name
 
     def severity(self, node: yaml.Node, where: str) -> Severity | None:
+        import yaml
+
         if not isinstance(node, yaml.ScalarNode):
             self.error(node, f"{where} must be one of info, warning, error")
             return None
@@ -156,6 +171,8 @@ class _Reader:
             return None
 
     def read(self, root: yaml.Node | None) -> RepoConfig:
+        import yaml
+
         if root is None:
             return RepoConfig(source=self.source)
         top = self.mapping(root, "the configuration", _TOP_KEYS)

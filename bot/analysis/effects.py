@@ -15,9 +15,10 @@ import weakref
 from dataclasses import dataclass
 from functools import cache
 
+from bot.analysis.path_index import any_related
 from bot.dockerfile import paths
 from bot.dockerfile.model import Step
-from bot.dockerfile.shell import SimpleCommand, commands
+from bot.dockerfile.shell import SimpleCommand, Token, commands, tokenize
 from bot.dockerfile.words import Scope, expand
 
 _VAR = re.compile(r"\$")
@@ -52,8 +53,32 @@ class RunEffects:
 
     def writes_path(self, path: str) -> bool:
         """True when the script leaves something at `path` (or inside it) through a known write."""
-        candidates = [*self.writes, *(c.dest for c in self.copy_outs), *(o.path for o in self.outputs)]
-        return any(paths.is_within(path, w) or paths.is_within(w, path) for w in candidates)
+        return any_related(
+            self,
+            "writes",
+            lambda: (*self.writes, *(c.dest for c in self.copy_outs), *(o.path for o in self.outputs)),
+            len(self.writes) + len(self.copy_outs) + len(self.outputs),
+            path,
+        )
+
+
+def existing_copy_outs(run: Step) -> dict[str, str]:
+    """Where the RUN already copies each path to, outside all of its mounts (the first such copy
+    of each source), computed once per RUN: the fix planners ask it for every path they move."""
+    found = _COPY_OUTS.get(run)
+    if found is None:
+        found = {}
+        for copy_out in effects_of(run).copy_outs:
+            if run.covering_mount(copy_out.dest) is not None:
+                continue
+            for source in copy_out.sources:
+                if source not in found:
+                    dest = copy_out.dest
+                    found[source] = (
+                        paths.join(dest, posixpath.basename(source)) if copy_out.dest_is_dir else dest
+                    )
+        _COPY_OUTS[run] = found
+    return found
 
 
 def run_script(step: Step) -> str:
@@ -74,6 +99,15 @@ def run_script(step: Step) -> str:
     return ins.args
 
 
+def run_tokens(step: Step) -> tuple[Token, ...]:
+    """`tokenize(run_script(step))`, read once per step for every module that reads the script."""
+    cached = _TOKENS.get(step)
+    if cached is None:
+        cached = tuple(tokenize(run_script(step)))
+        _TOKENS[step] = cached
+    return cached
+
+
 @cache
 def _empty() -> RunEffects:
     return RunEffects("", (), (), (), (), (), ())
@@ -90,6 +124,8 @@ def effects_of(step: Step) -> RunEffects:
 
 # Steps hash by identity; the cache lives exactly as long as the model does.
 _CACHE: weakref.WeakKeyDictionary[Step, RunEffects] = weakref.WeakKeyDictionary()
+_TOKENS: weakref.WeakKeyDictionary[Step, tuple[Token, ...]] = weakref.WeakKeyDictionary()
+_COPY_OUTS: weakref.WeakKeyDictionary[Step, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 class _Resolver:
@@ -125,7 +161,7 @@ class _Resolver:
 
 def _analyse(step: Step) -> RunEffects:
     script = run_script(step)
-    parsed = commands(script)
+    parsed = commands(script, run_tokens(step))
     resolver = _Resolver(step)
     outputs: list[Output] = []
     redirected: list[Output] = []

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.analysis.dockerignore import DockerIgnore
 from bot.analysis.effects import effects_of
+from bot.analysis.path_index import PathIndex, any_related, stage_index
 from bot.dockerfile import paths
-from bot.dockerfile.model import ResolvedMount, Step
+from bot.dockerfile.model import ResolvedMount, Stage, Step
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +78,41 @@ def writes_into_layer(step: Step, path: str) -> bool:
     return False
 
 
+def layer_paths(step: Step) -> list[str | None]:
+    """Every path `covering_mount`, `writes_into_layer` and `earlier_content` test a step against.
+
+    Read-only bind mounts are left out: the walks pass over a RUN whose mount at a path is one
+    (it can write nothing there), and its other mounts and writes are listed anyway."""
+    found: list[str | None] = [
+        item.target for item in step.mounts if not (item.mount.type == "bind" and item.mount.readonly)
+    ]
+    if step.copy is not None and step.copy.dest.value is not None:
+        found.append(step.resolve(step.copy.dest.value))
+    if step.keyword == "RUN":
+        effects = effects_of(step)
+        found += [*effects.writes, *(c.dest for c in effects.copy_outs), *(o.path for o in effects.outputs)]
+    return found
+
+
+def layer_index(stage: Stage) -> PathIndex:
+    """`stage.chain()` indexed by `layer_paths`: pass it (with a prefix of its `chain`) to the walks
+    below to visit only the steps that can matter, which keeps them linear in the file's size."""
+    return stage_index(stage, layer_paths)
+
+
+def _backwards(chain: list[Step], path: str, index: PathIndex | None) -> Iterable[int]:
+    """Positions of `chain` latest first: all of them, or those `index` relates to `path` (`chain`
+    must then be a prefix of `index.chain`)."""
+    if index is None:
+        return range(len(chain) - 1, -1, -1)
+    return index.related(path, below=len(chain))
+
+
 def find_lost_write(
-    chain: list[Step], path: str, dockerignore: DockerIgnore | None = None
+    chain: list[Step], path: str, dockerignore: DockerIgnore | None = None, index: PathIndex | None = None
 ) -> LostWrite | None:
     """Walk `chain` backwards; return the mount-RUN that last wrote `path`, if that is its last writer."""
-    for position in range(len(chain) - 1, -1, -1):
+    for position in _backwards(chain, path, index):
         step = chain[position]
         if step.keyword == "RUN":
             mount = step.covering_mount(path)
@@ -89,14 +121,20 @@ def find_lost_write(
                 # the layer at `path` as it was.
                 continue
             if mount is not None and mount.mount.ephemeral:
-                return _lost(chain, position, mount, path, dockerignore)
+                return _lost(chain, position, mount, path, dockerignore, index=index)
         if writes_into_layer(step, path):
             return None
     return None
 
 
 def _lost(
-    chain: list[Step], position: int, mount: ResolvedMount, path: str, dockerignore: DockerIgnore | None
+    chain: list[Step],
+    position: int,
+    mount: ResolvedMount,
+    path: str,
+    dockerignore: DockerIgnore | None,
+    *,
+    index: PathIndex | None,
 ) -> LostWrite | None:
     run = chain[position]
     effects = effects_of(run)
@@ -108,11 +146,11 @@ def _lost(
         # The build wrote its output elsewhere (`--target-dir`, `-o`, CARGO_TARGET_DIR): the mount
         # never held the artifact, so this is not a lost write.
         return None
-    mentioned = any(paths.is_within(m, path) or paths.is_within(path, m) for m in effects.mentioned)
+    mentioned = any_related(effects, "mentioned", lambda: effects.mentioned, len(effects.mentioned), path)
     if (
         producer is None
         and not mentioned
-        and any(_layer_write(s, path, dockerignore) for s in chain[:position])
+        and any(_layer_write(chain[p], path, dockerignore) for p in _backwards(chain[:position], path, index))
     ):
         # Nothing says this RUN writes the path, and an earlier step put it into the layer: the
         # consumer reads that earlier content, which this rule cannot call stale.
@@ -124,7 +162,7 @@ def _lost(
         path=path,
         producer=producer,
         mentioned=mentioned,
-        earlier=earlier_content(chain[:position], target, dockerignore),
+        earlier=earlier_content(chain[:position], target, dockerignore, index),
     )
 
 
@@ -147,10 +185,11 @@ def _layer_write(step: Step, path: str, dockerignore: DockerIgnore | None) -> bo
 
 
 def earlier_content(
-    chain: list[Step], target: str, dockerignore: DockerIgnore | None
+    chain: list[Step], target: str, dockerignore: DockerIgnore | None, index: PathIndex | None = None
 ) -> EarlierContent | None:
     """The latest step before a mount-RUN that put something at `target` in the layer."""
-    for step in reversed(chain):
+    for position in _backwards(chain, target, index):
+        step = chain[position]
         if step.keyword in ("COPY", "ADD") and step.copy is not None and step.copy.dest.value is not None:
             dest = step.resolve(step.copy.dest.value)
             if paths.is_within(dest, target):

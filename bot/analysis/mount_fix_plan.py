@@ -20,10 +20,10 @@ no two suggestions ever conflict.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 
 from bot.analysis import Analysis
+from bot.analysis.memo import memo
 from bot.analysis.mount_hygiene import (
     KEEP_DOWNLOADED,
     PLATFORM_SUFFIX,
@@ -59,14 +59,7 @@ PLAN_CODES = frozenset({"BKM005", "BKM006", "BKM007", "BKM008", "BKM009"})
 def fix_plan(analysis: Analysis) -> FixPlan:
     """The plan for the analysed Dockerfile (computed once per model)."""
     df = analysis.dockerfile
-    cached = _CACHE.get(df)
-    if cached is None:
-        cached = FixPlan(analysis, hygiene(df))
-        _CACHE[df] = cached
-    return cached
-
-
-_CACHE: weakref.WeakKeyDictionary[Dockerfile, FixPlan] = weakref.WeakKeyDictionary()
+    return memo(df, "fix_plan", lambda: FixPlan(analysis, hygiene(df)))  # on the model: it refers to it
 
 
 @dataclass
@@ -378,7 +371,9 @@ class FixPlan:
 
     def _foreign_edits(self) -> list[tuple[str, Edit]]:
         """The edits of every other rule's fixes: those come first (they fix what is broken;
-        these rules tidy up), so a suggestion never conflicts with another one."""
+        these rules tidy up), so a suggestion never conflicts with another one. Every registered
+        rule counts, enabled or not. Their findings come from `Analysis.findings`, computed once
+        per analysis and shared with the engine's own run of the same rules."""
         if self._foreign is None:
             from bot.rules import ALL_RULES  # the registry imports the rules that import this
 
@@ -386,7 +381,7 @@ class FixPlan:
                 (rule.code, edit)
                 for rule in ALL_RULES
                 if rule.code not in PLAN_CODES
-                for finding in rule.check(self.analysis)
+                for finding in self.analysis.findings(rule)
                 if finding.fix is not None
                 for edit in finding.fix.edits
             ]

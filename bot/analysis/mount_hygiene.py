@@ -15,7 +15,7 @@ from __future__ import annotations
 import posixpath
 import re
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from bot.analysis.effects import effects_of
@@ -522,6 +522,8 @@ def _lists_mount(step: Step) -> ResolvedMount | None:
 
 def _lists_lost(stage: Stage) -> Iterator[ListsLost]:
     chain = stage.chain()
+    if not any(_lists_mount(step) is not None for step in chain if step.keyword == "RUN"):
+        return  # `_last_update` finds nothing: no RUN keeps the lists in a mount
     start = len(chain) - len(stage.steps)
     for position in range(start, len(chain)):
         step = chain[position]
@@ -572,15 +574,19 @@ def _last_update(chain: list[Step]) -> tuple[Step, ResolvedMount] | None:
 
 
 def _dpkg(step: Step) -> Iterator[DpkgMount]:
+    refs = [
+        MountRef(step, index)
+        for index, item in enumerate(step.mounts)
+        if item.target is not None
+        and item.mount.ephemeral
+        and (paths.is_within(DPKG, item.target) or paths.is_within(item.target, DPKG))
+    ]
+    if not refs:
+        return  # checked first: reading the script costs more
     commands = run_commands(step)
     if commands is None or not any(changes_packages(c) for c in commands.commands):
         return
-    for index, item in enumerate(step.mounts):
-        target = item.target
-        if target is None or not item.mount.ephemeral:
-            continue
-        if paths.is_within(DPKG, target) or paths.is_within(target, DPKG):
-            yield DpkgMount(MountRef(step, index))
+    yield from (DpkgMount(ref) for ref in refs)
 
 
 # -- BKM009 cleanups -----------------------------------------------------------------------------
@@ -670,7 +676,7 @@ def _rm(commands: RunCommands, command: Command, args: tuple[Arg, ...]) -> Clean
     )
 
 
-def _until_glob(parts: list[str]) -> Iterator[str]:
+def _until_glob(parts: Sequence[str]) -> Iterator[str]:
     for part in parts:
         if paths.has_glob(part):
             return

@@ -21,9 +21,12 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.analysis.effects import effects_of
+from bot.analysis.memo import memo
 from bot.dockerfile import paths
 from bot.dockerfile.model import Dockerfile, ResolvedMount, Stage, Step, Word, Workdir
 from bot.dockerfile.shell import SimpleCommand, commands, tokenize
@@ -70,7 +73,22 @@ def same_cache(a: ResolvedMount, b: ResolvedMount) -> bool:
 
 def equivalent_mount(step: Step, item: ResolvedMount) -> ResolvedMount | None:
     """The mount of `step` that is the same cache as `item`, if any."""
-    return next((m for m in step.mounts if same_cache(m, item)), None)
+    key = cache_key(item)
+    if key is None or key not in mount_keys(step):
+        return None
+    return next(m for m, k in zip(step.mounts, mount_keys(step), strict=True) if k == key)
+
+
+def mount_keys(step: Step) -> tuple[CacheKey | None, ...]:
+    """`cache_key` of each of the step's mounts, computed once per step (walks over later steps
+    ask it for every step)."""
+    keys = _MOUNT_KEYS.get(step)
+    if keys is None:
+        keys = _MOUNT_KEYS[step] = tuple(cache_key(m) for m in step.mounts)
+    return keys
+
+
+_MOUNT_KEYS: weakref.WeakKeyDictionary[Step, tuple[CacheKey | None, ...]] = weakref.WeakKeyDictionary()
 
 
 # -- users ------------------------------------------------------------------------------------------
@@ -244,7 +262,7 @@ def _shell_commands(
     """Simple commands of a shell-form line, each with its words (spans and expanded values)."""
     tokens = tokenize(text)
     result: list[tuple[tuple[Word, ...], str | None]] = []
-    for command in commands(text):
+    for command in commands(text, tokens):
         words: list[Word] = []
         skip_next = False
         for token in tokens:
@@ -273,22 +291,27 @@ def path_entries(chain: list[Step], escape: str) -> list[tuple[Step, str]]:
     the ENV that added it. An entry that depends on an unknown variable is left out."""
     entries: list[tuple[Step, str]] = []
     for step in chain:
-        if step.keyword != "ENV":
-            continue
-        raw = _env_value(step, "PATH", escape)
-        if raw is None:
-            continue
-        keeps_old = False
-        added: list[tuple[Step, str]] = []
-        for part in raw.split(":"):
-            if part in ("$PATH", "${PATH}"):
-                keeps_old = True
-                continue
-            value = expand(part, step.scope, escape)
-            if value and value.startswith("/"):
-                added.append((step, paths.clean(value)))
-        entries = added + (entries if keeps_old else [])
+        entries = next_path_entries(entries, step, escape)
     return entries
+
+
+def next_path_entries(entries: list[tuple[Step, str]], step: Step, escape: str) -> list[tuple[Step, str]]:
+    """`path_entries` one step further: `entries` itself unless `step` is an ENV that sets PATH."""
+    if step.keyword != "ENV":
+        return entries
+    raw = _env_value(step, "PATH", escape)
+    if raw is None:
+        return entries
+    keeps_old = False
+    added: list[tuple[Step, str]] = []
+    for part in raw.split(":"):
+        if part in ("$PATH", "${PATH}"):
+            keeps_old = True
+            continue
+        value = expand(part, step.scope, escape)
+        if value and value.startswith("/"):
+            added.append((step, paths.clean(value)))
+    return added + (entries if keeps_old else [])
 
 
 def _env_value(step: Step, name: str, escape: str) -> str | None:
@@ -422,26 +445,30 @@ def _copy_sources(words: tuple[str, ...]) -> list[str]:
 
 
 def descendants(df: Dockerfile, stage: Stage) -> list[Stage]:
-    """`stage` and every stage built on it (through `FROM <stage>`)."""
-    return [s for s in df.stages if stage in _ancestry(s)]
+    """`stage` and every stage built on it (through `FROM <stage>`), computed once per stage."""
+    return memo(stage, "descendants", lambda: [s for s in df.stages if stage in _ancestry(s)])
 
 
-def _ancestry(stage: Stage) -> list[Stage]:
-    seen: list[Stage] = []
+def _ancestry(stage: Stage) -> set[Stage]:
+    seen: set[Stage] = set()
     current: Stage | None = stage
     while current is not None and current not in seen:
-        seen.append(current)
+        seen.add(current)
         current = current.parent
     return seen
 
 
 def later_steps(df: Dockerfile, run: Step) -> list[tuple[Step, list[Step]]]:
     """Every step that runs on top of `run`'s layer, each with its chain up to (not including) it."""
-    result: list[tuple[Step, list[Step]]] = []
+    return [(chain[position], chain[:position]) for chain, position in later_positions(df, run)]
+
+
+def later_positions(df: Dockerfile, run: Step) -> Iterator[tuple[list[Step], int]]:
+    """`later_steps` without copying the chains: each later step as its stage's chain and its
+    position in it (the chain up to it is `chain[:position]`)."""
     for stage in descendants(df, run.stage):
         chain = stage.chain()
         own_start = len(chain) - len(stage.steps)
         start = chain.index(run) + 1 if stage is run.stage else own_start
         for position in range(max(start, own_start), len(chain)):
-            result.append((chain[position], chain[:position]))
-    return result
+            yield chain, position

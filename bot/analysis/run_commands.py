@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import posixpath
 import re
-import weakref
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from bot.analysis.effects import run_script
+from bot.analysis.effects import run_script, run_tokens
+from bot.analysis.memo import memo
 from bot.dockerfile import paths
 from bot.dockerfile.model import Step
-from bot.dockerfile.shell import Token, tokenize
+from bot.dockerfile.shell import Token
 from bot.dockerfile.words import expand
 
 POSIX_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"})
@@ -28,8 +29,9 @@ _CONTROL_WORDS = frozenset(
 _WRAPPERS = frozenset({"sudo", "env", "eatmydata", "nice", "command", "exec", "time", "nohup"})
 
 
-@dataclass(frozen=True, slots=True)
-class Arg:
+class Arg(NamedTuple):
+    """One word of a command (a named tuple: cheap to make, and scripts have many)."""
+
     value: str  # quotes removed, variables not expanded
     start: int  # span in the script
     end: int
@@ -103,14 +105,7 @@ def run_commands(step: Step) -> RunCommands | None:
     """The commands of a RUN (cached per step); None when its script is not a POSIX shell script."""
     if step.keyword != "RUN":
         return None
-    if step in _CACHE:
-        return _CACHE[step]
-    result = _read(step)
-    _CACHE[step] = result
-    return result
-
-
-_CACHE: weakref.WeakKeyDictionary[Step, RunCommands | None] = weakref.WeakKeyDictionary()
+    return memo(step, "run_commands", lambda: _read(step))  # not a WeakKeyDictionary: it names the step
 
 
 def _read(step: Step) -> RunCommands | None:
@@ -126,7 +121,7 @@ def _read(step: Step) -> RunCommands | None:
     if form != "exec" and not step.runs_posix_shell:
         return None
     script = run_script(step)
-    commands = _commands(script)
+    commands = _commands(script, run_tokens(step))
     errexit = next((c.start for c in commands if _is_errexit(c)), None)
     return RunCommands(step, script, form, commands, errexit)
 
@@ -158,8 +153,7 @@ def _is_errexit(command: Command) -> bool:
     )
 
 
-def _commands(script: str) -> tuple[Command, ...]:
-    tokens = tokenize(script)
+def _commands(script: str, tokens: tuple[Token, ...]) -> tuple[Command, ...]:
     groups: list[list[Token]] = [[]]
     ops: list[Token] = []
     for token in tokens:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.dockerfile.jsonargs import GO_SPACE
+
+# A whole flag word without quotes or escape characters (ended by a blank or the text's end).
+_PLAIN_FLAG = {
+    escape: re.compile(f"--[^{re.escape(GO_SPACE)}'\"{re.escape(escape)}]*(?![^{re.escape(GO_SPACE)}])")
+    for escape in ("\\", "`")
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,17 @@ def split_flags(text: str, escape: str) -> tuple[list[tuple[str, int, int]], int
         if pos >= n or not text.startswith("--", pos):
             return words, pos
         start = pos
+        plain = _PLAIN_FLAG[escape].match(text, pos)
+        if plain is not None:
+            # No quote or escape character in the word: it is its own unquoted value.
+            pos = plain.end()
+            value = plain.group()
+            if value == "--":
+                while pos < n and text[pos] in GO_SPACE:
+                    pos += 1
+                return words, pos
+            words.append((value, start, pos))
+            continue
         word: list[str] = []
         quote = ""
         while pos < n:

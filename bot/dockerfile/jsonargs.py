@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+# Go's encoding/json refuses (as invalid) values nested deeper than this.
+GO_MAX_DEPTH = 10000
+
 # Go's unicode.IsSpace: what BuildKit's parser trims and splits on.
 GO_SPACE = (
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
@@ -33,8 +36,38 @@ def json_string_list(text: str) -> tuple[str, ...] | None:
         value = json.loads(text, parse_constant=_reject_constant)
     except ValueError:
         return None
+    except RecursionError:
+        # Python's decoder gives up at about a thousand levels, Go's at GO_MAX_DEPTH. In between,
+        # Go reads an array holding another array (when the rest is valid JSON): not strings only.
+        if _nesting(text) > GO_MAX_DEPTH:
+            return None
+        raise NotStringArrayError(
+            "when using JSON array syntax, arrays must be comprised of strings only"
+        ) from None
     if not isinstance(value, list):
         return None
     if not all(isinstance(item, str) for item in value):
         raise NotStringArrayError("when using JSON array syntax, arrays must be comprised of strings only")
     return tuple(value)
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of `[`/`{` outside JSON strings (iteratively: no recursion limit)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest

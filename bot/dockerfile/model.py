@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from dockerfile_parse.util import WordSplitter
-
 from bot.dockerfile import paths
 from bot.dockerfile.errors import DockerfileSyntaxError, Problem
 from bot.dockerfile.images import defaults_for
@@ -125,9 +123,11 @@ class Stage:
     def chain(self) -> list[Step]:
         """Every step whose layer this stage builds on: ancestors' steps first, then its own."""
         ancestors: list[Stage] = []
+        seen: set[Stage] = set()  # a set: with `in ancestors`, a deep FROM chain cost cubic time
         stage: Stage | None = self
-        while stage is not None and stage not in ancestors:
+        while stage is not None and stage not in seen:
             ancestors.append(stage)
+            seen.add(stage)
             stage = stage.parent
         return [step for stage in reversed(ancestors) for step in stage.steps]
 
@@ -476,8 +476,17 @@ class _Builder:
 
 
 def _key_value_words(text: str) -> list[str]:
-    """`KEY=value` words with their quotes kept, split by dockerfile-parse's quote-aware splitter."""
-    return [w for w in WordSplitter(text).split(dequote=False) if w]
+    """`KEY=value` words with their quotes kept (ENV/ARG splitting).
+
+    Text with quotes or backslashes goes through dockerfile-parse's quote-aware `WordSplitter`
+    (imported only then: most ENV and ARG lines are plain); plain text splits on blanks, which is
+    what WordSplitter does with it.
+    """
+    if "'" not in text and '"' not in text and "\\" not in text:
+        return text.split()
+    from dockerfile_parse.util import WordSplitter
+
+    return [word for word in WordSplitter(text).split(dequote=False) if word]
 
 
 def _json_word_spans(ins: Instruction) -> list[tuple[str, int, int]]:

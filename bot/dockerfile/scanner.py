@@ -26,10 +26,6 @@ _DIRECTIVE = re.compile(r"#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\
 _KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
 _HEREDOC_WORD = re.compile(r"([0-9]*)<<(-?)([^<]*)$")
 _HEREDOC_KEYWORDS = frozenset({"run", "copy", "add"})
-_CONTINUATION = {
-    escape: re.compile(f"([^{re.escape(escape)}]){re.escape(escape)}[ \\t]*$|^{re.escape(escape)}[ \\t]*$")
-    for escape in ("\\", "`")
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +108,19 @@ def _is_blank(line: str) -> bool:
 def _strip_continuation(line: str, escape: str) -> tuple[str, bool]:
     """Remove a trailing escape character (plus spaces/tabs); report whether the line ends.
 
-    As BuildKit's lineContinuationRegex: an escape character preceded by another escape
-    character does not continue the line (`RUN echo foo\\\\` ends there).
+    As BuildKit's lineContinuationRegex (`([^E])E[ \\t]*$|^E[ \\t]*$` for escape E, on a line
+    without its newline): an escape character preceded by another escape character does not
+    continue the line (`RUN echo foo\\\\` ends there). Only the last character before trailing
+    spaces and tabs, and the one before it, decide.
     """
-    match = _CONTINUATION[escape].search(line)
-    if match is None:
+    stripped = line.rstrip(" \t")
+    if not stripped.endswith(escape):
         return line, True
-    return line[: match.start()] + (match.group(1) or ""), False
+    if len(stripped) == 1:
+        return "", False
+    if stripped[-2] == escape:
+        return line, True
+    return stripped[:-1], False
 
 
 def scan(text: str) -> Scan:

@@ -8,7 +8,9 @@ semantics) are read as plain command lists, which is enough to find builds and c
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 _OPERATORS = ("&&", "||", ";;", ";", "|", "&", "\n", "(", ")")
 _REDIRECT = re.compile(r"(\d*|&)(>>|>\||>&|>|<<-|<<<|<<|<&|<>|<)")
@@ -18,8 +20,9 @@ _CONTROL_WORDS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    """One token (a named tuple: scripts have hundreds of them, and tuples are cheap to make)."""
+
     kind: str  # "word", "op", "redirect"
     value: str  # word with quotes removed; operator text
     start: int
@@ -41,46 +44,60 @@ class SimpleCommand:
     cwd: str | None = None  # directory set by an earlier `cd` in the same script (as written)
     start: int = 0
     end: int = 0
+    # The program's base name: a field, set once, since readers ask for it again and again.
+    name: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def name(self) -> str:
-        return self.words[0].rsplit("/", 1)[-1] if self.words else ""
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.words[0].rsplit("/", 1)[-1] if self.words else "")
+
+
+# Characters that end a plain run inside a word (the word loop below handles each of them).
+_PLAIN = re.compile(r"[^ \t\r\n;&|()<>\\'\"$]+")
+_BLANKS = re.compile(r"[ \t\r]+")
 
 
 def tokenize(script: str) -> list[Token]:
     tokens: list[Token] = []
+    append = tokens.append
     i = 0
     n = len(script)
+    plain = _PLAIN.match
+    redirect_at = _REDIRECT.match
     while i < n:
         ch = script[i]
         if ch in " \t\r":
-            i += 1
+            blanks = _BLANKS.match(script, i)
+            i = blanks.end() if blanks is not None else i + 1
             continue
         if ch == "\\" and i + 1 < n and script[i + 1] == "\n":
             i += 2
             continue
         if ch == "#":
-            while i < n and script[i] != "\n":
-                i += 1
+            newline = script.find("\n", i)
+            i = n if newline < 0 else newline
             continue
-        op = next((o for o in _OPERATORS if script.startswith(o, i)), None)
-        redirect = _REDIRECT.match(script, i)
-        if (
-            redirect
-            and (redirect.group(1) == "" or redirect.group(1) == "&" or redirect.group(1).isdigit())
-            and (redirect.group(1) != "&" or redirect.group(2).startswith(">"))
-        ):
-            tokens.append(Token("redirect", redirect.group(0), i, redirect.end()))
-            i = redirect.end()
-            continue
-        if op is not None:
-            tokens.append(Token("op", op, i, i + len(op)))
+        if ch in "<>&" or ch.isdigit():
+            # `2>`, `&>`, `<<-` ...; `&` alone is an operator, and a word may start with digits.
+            redirect = redirect_at(script, i)
+            if redirect is not None and (redirect.group(1) != "&" or redirect.group(2).startswith(">")):
+                append(Token("redirect", redirect.group(0), i, redirect.end()))
+                i = redirect.end()
+                continue
+        if ch in "&|;\n()":
+            op = ch * 2 if ch in "&|;" and script.startswith(ch * 2, i) else ch
+            append(Token("op", op, i, i + len(op)))
             i += len(op)
             continue
         start = i
         out: list[str] = []
         quoted = False
         while i < n:
+            run = plain(script, i)
+            if run is not None:
+                out.append(run.group())
+                i = run.end()
+                if i >= n:
+                    break
             ch = script[i]
             if ch in " \t\r\n;&|()<>":
                 break
@@ -126,12 +143,13 @@ def tokenize(script: str) -> list[Token]:
                 continue
             out.append(ch)
             i += 1
-        tokens.append(Token("word", "".join(out), start, i, quoted))
+        append(Token("word", "".join(out), start, i, quoted))
     return tokens
 
 
-def commands(script: str) -> list[SimpleCommand]:
-    """Simple commands in order, with the directory an earlier `cd` moved to."""
+def commands(script: str, tokens: Sequence[Token] | None = None) -> list[SimpleCommand]:
+    """Simple commands in order, with the directory an earlier `cd` moved to. `tokens`, when
+    given, are `tokenize(script)` (read once, shared by every reader of the same script)."""
     result: list[SimpleCommand] = []
     cwd: str | None = None
     words: list[str] = []
@@ -139,7 +157,8 @@ def commands(script: str) -> list[SimpleCommand]:
     redirects: list[Redirect] = []
     start = 0
     end = 0
-    tokens = tokenize(script)
+    if tokens is None:
+        tokens = tokenize(script)
     index = 0
 
     def flush() -> None:

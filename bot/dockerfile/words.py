@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# `${A:-${B:-...}}` nested deeper than this is left unresolved (the expander recurses per level).
+MAX_NESTING = 100
 _WHITESPACE_WORD = re.compile(r"\S+")
 
 
@@ -79,6 +81,7 @@ class _Expander:
         self.scope = scope
         self.escape = escape
         self.dequote = dequote
+        self.depth = 0  # `${...}` levels being expanded
 
     def run(self, stop: str = "") -> str:
         out: list[str] = []
@@ -172,7 +175,11 @@ class _Expander:
         else:
             # Pattern operators (`#`, `%`, `/`) are not modelled: never guess their result.
             raise Unresolved(name)
+        if self.depth >= MAX_NESTING:
+            raise Unresolved(name)
+        self.depth += 1
         word = self.run(stop="}")
+        self.depth -= 1
         if self.pos < len(text) and text[self.pos] == "}":
             self.pos += 1
         known, value = self.scope.lookup(name)

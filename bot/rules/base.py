@@ -82,6 +82,10 @@ class Rule:
     fix: FixAvailability
     check: Callable[[Analysis], Iterator[Finding]]
     doc: str
+    # True when every finding involves a RUN `--mount` (its target, its options, a write lost to
+    # it): the rule finds nothing in a Dockerfile without one, and `Analysis.findings` skips it
+    # there (most real Dockerfiles have no `--mount`).
+    needs_mounts: bool = False
 
     def finding(
         self,

@@ -53,8 +53,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.analysis import Analysis
-from bot.analysis.effects import effects_of
-from bot.analysis.lost import LostWrite, find_lost_write
+from bot.analysis.effects import effects_of, existing_copy_outs
+from bot.analysis.lost import LostWrite, find_lost_write, layer_index
 from bot.dockerfile import paths
 from bot.dockerfile.model import Dockerfile, Stage, Step, Word
 from bot.dockerfile.words import expand, unresolved_name
@@ -120,7 +120,8 @@ def _reads(analysis: Analysis) -> Iterator[_Read]:
                     if word.value is None:
                         continue
                     path = paths.join("/", word.value)
-                    lost = find_lost_write(source.chain(), path, analysis.dockerignore)
+                    index = layer_index(source)
+                    lost = find_lost_write(index.chain, path, analysis.dockerignore, index)
                     if lost is not None:
                         yield _Read(step, word, path, f"{step.keyword} --from={spec.from_stage}", lost)
             for item in step.mounts:
@@ -131,7 +132,8 @@ def _reads(analysis: Analysis) -> Iterator[_Read]:
                 if source is None or source is stage:
                     continue
                 path = paths.join("/", mount.source or "/")
-                lost = find_lost_write(source.chain(), path, analysis.dockerignore)
+                index = layer_index(source)
+                lost = find_lost_write(index.chain, path, analysis.dockerignore, index)
                 if lost is not None:
                     yield _Read(step, None, path, f"--mount=from={mount.from_}", lost)
         if stage.parent is not None:
@@ -139,7 +141,8 @@ def _reads(analysis: Analysis) -> Iterator[_Read]:
 
 
 def _child_reads(analysis: Analysis, stage: Stage) -> Iterator[_Read]:
-    chain = stage.chain()
+    index = layer_index(stage)
+    chain = index.chain
     own_start = len(chain) - len(stage.steps)
     for offset, step in enumerate(stage.steps):
         if step.keyword != "RUN":
@@ -147,7 +150,7 @@ def _child_reads(analysis: Analysis, stage: Stage) -> Iterator[_Read]:
         for path in dict.fromkeys(effects_of(step).reads):
             if step.covering_mount(path) is not None:
                 continue
-            lost = find_lost_write(chain[: own_start + offset], path, analysis.dockerignore)
+            lost = find_lost_write(chain[: own_start + offset], path, analysis.dockerignore, index)
             if lost is not None and lost.run.stage is not stage:
                 yield _Read(step, None, path, f"the RUN in stage {stage.label}", lost)
 
@@ -170,7 +173,8 @@ def _unresolved_reads(analysis: Analysis) -> Iterator[tuple[Step, str, str, Lost
                 if "/" not in prefix:
                     continue
                 directory = paths.join("/", prefix.rsplit("/", 1)[0] or "/")
-                lost = find_lost_write(source.chain(), directory, analysis.dockerignore)
+                index = layer_index(source)
+                lost = find_lost_write(index.chain, directory, analysis.dockerignore, index)
                 if lost is not None:
                     name = unresolved_name(word.text, step.scope, df.escape) or "?"
                     yield step, f"{step.keyword} --from={spec.from_stage}", name, lost
@@ -295,17 +299,7 @@ def _destination_root(run: Step, preferred: str) -> str | None:
 
 def _existing_copy_out(run: Step, path: str) -> str | None:
     """Where the RUN already copies `path` to, outside all of its mounts."""
-    for copy_out in effects_of(run).copy_outs:
-        if run.covering_mount(copy_out.dest) is not None:
-            continue
-        for source in copy_out.sources:
-            if source == path:
-                return (
-                    paths.join(copy_out.dest, posixpath.basename(path))
-                    if copy_out.dest_is_dir
-                    else copy_out.dest
-                )
-    return None
+    return existing_copy_outs(run).get(path)
 
 
 def _move(
@@ -421,4 +415,5 @@ RULE = Rule(
     fix=FixAvailability.SOMETIMES,
     check=check,
     doc=__doc__ or "",
+    needs_mounts=True,
 )

@@ -88,8 +88,8 @@ from dataclasses import dataclass
 
 from bot.analysis import Analysis
 from bot.analysis.dockerignore import DockerIgnore
-from bot.analysis.effects import effects_of
-from bot.analysis.lost import LostWrite, find_lost_write, writes_into_layer
+from bot.analysis.effects import effects_of, existing_copy_outs
+from bot.analysis.lost import LostWrite, find_lost_write, layer_index, writes_into_layer
 from bot.analysis.mount_readers import (
     PathRead,
     cache_key,
@@ -99,6 +99,7 @@ from bot.analysis.mount_readers import (
     same_cache,
     volumes,
 )
+from bot.analysis.path_index import PathIndex
 from bot.dockerfile import paths
 from bot.dockerfile.model import Dockerfile, ResolvedMount, Stage, Step
 from bot.fixes.text_edit import NoFix, append_to_run
@@ -144,7 +145,8 @@ def check(analysis: Analysis) -> Iterator[Finding]:
 def _later_run_reads(analysis: Analysis) -> Iterator[Finding]:
     df = analysis.dockerfile
     for stage in df.stages:
-        chain = stage.chain()
+        index = layer_index(stage)
+        chain = index.chain
         own_start = len(chain) - len(stage.steps)
         for offset, step in enumerate(stage.steps):
             if step.keyword != "RUN":
@@ -152,7 +154,7 @@ def _later_run_reads(analysis: Analysis) -> Iterator[Finding]:
             position = own_start + offset
             reported: set[str] = set()
             for read in run_reads(step):
-                lost = _lost_write(chain[:position], read.path, analysis.dockerignore)
+                lost = _lost_write(chain[:position], read.path, analysis.dockerignore, index)
                 if lost is None or lost.run.stage is not stage or not lost.produced:
                     continue
                 if lost.mount.mount.type == "bind" or lost.target in reported:
@@ -187,26 +189,33 @@ def _mounted_before(chain: list[Step], item: ResolvedMount) -> bool:
     return any(step.keyword == "RUN" and any(same_cache(m, item) for m in step.mounts) for step in chain)
 
 
-def _lost_write(chain: list[Step], path: str, dockerignore: DockerIgnore | None) -> LostWrite | None:
+def _lost_write(
+    chain: list[Step], path: str, dockerignore: DockerIgnore | None, index: PathIndex | None = None
+) -> LostWrite | None:
     """`find_lost_write`, looking past a later `COPY . <dir>` of the build context that only may
     bring the path along: the Dockerfile builds the path itself, so a copy from the context is
-    taken to be excluded by the .dockerignore unless the known .dockerignore keeps it."""
+    taken to be excluded by the .dockerignore unless the known .dockerignore keeps it.
+
+    `index` (of a chain `chain` is a prefix of) only speeds up the walks; once a step is taken
+    out, `steps` is no longer such a prefix and the walks visit every step."""
     steps = list(chain)
     while True:
-        lost = find_lost_write(steps, path, dockerignore)
+        lost = find_lost_write(steps, path, dockerignore, index)
         if lost is not None:
             return lost
-        position = _blocker(steps, path)
+        position = _blocker(steps, path, index)
         if position is None or not _context_copy_skips(steps[position], path, dockerignore):
             return None
         if not any(s.keyword == "RUN" and s.covering_mount(path) is not None for s in steps[:position]):
             return None
         del steps[position]
+        index = None
 
 
-def _blocker(chain: list[Step], path: str) -> int | None:
+def _blocker(chain: list[Step], path: str, index: PathIndex | None = None) -> int | None:
     """Where `find_lost_write` stopped: the last step that writes `path` into the layer."""
-    for position in range(len(chain) - 1, -1, -1):
+    positions = range(len(chain) - 1, -1, -1) if index is None else index.related(path, below=len(chain))
+    for position in positions:
         step = chain[position]
         if step.keyword == "RUN":
             mount = step.covering_mount(path)
@@ -251,13 +260,14 @@ def _outcome(lost: LostWrite) -> str:
 
 def _runtime_hits(analysis: Analysis, final: Stage) -> Iterator[_Hit]:
     df = analysis.dockerfile
-    chain = final.chain()
+    index = layer_index(final)
+    chain = index.chain
     declared = volumes(chain)
     seen: set[tuple[int, str]] = set()
     for read in runtime_reads(df, final):
         if (id(read.step), read.path) in seen:
             continue
-        lost = _lost_write(chain, read.path, analysis.dockerignore)
+        lost = _lost_write(chain, read.path, analysis.dockerignore, index)
         if lost is None or lost.mount.mount.type == "bind":
             continue
         if any(paths.is_within(read.path, v) for v in declared):
@@ -407,20 +417,13 @@ def _refills_earlier_cache(df: Dockerfile, run: Step) -> bool:
 
 def _existing_copy_out(run: Step, path: str) -> str | None:
     """Where the RUN already copies `path` to, outside all of its mounts."""
-    for copy_out in effects_of(run).copy_outs:
-        if run.covering_mount(copy_out.dest) is not None:
-            continue
-        if path in copy_out.sources:
-            return (
-                paths.join(copy_out.dest, posixpath.basename(path)) if copy_out.dest_is_dir else copy_out.dest
-            )
-    return None
+    return existing_copy_outs(run).get(path)
 
 
 def _layer_writes(run: Step, dest: str) -> bool:
     """Whether some step of the image already puts something at `dest`."""
-    chain = run.stage.chain()
-    return any(writes_into_layer(step, dest) for step in chain)
+    index = layer_index(run.stage)
+    return any(writes_into_layer(index.chain[position], dest) for position in index.related(dest))
 
 
 def _shown(run: Step, path: str) -> str:
@@ -472,4 +475,5 @@ RULE = Rule(
     fix=FixAvailability.SOMETIMES,
     check=check,
     doc=__doc__ or "",
+    needs_mounts=True,
 )

@@ -106,12 +106,17 @@ from dataclasses import dataclass
 from bot.analysis import Analysis
 from bot.analysis.dockerignore import DockerIgnore
 from bot.analysis.effects import effects_of
+from bot.analysis.memo import memo
 from bot.analysis.mount_readers import (
+    CacheKey,
+    cache_key,
     command_cwd,
     descendants,
     equivalent_mount,
     explicit_non_root,
-    later_steps,
+    later_positions,
+    mount_keys,
+    next_path_entries,
     path_entries,
     run_reads,
     runs_as_root,
@@ -207,7 +212,7 @@ def check(analysis: Analysis) -> Iterator[Finding]:
 
 def _trees(df: Dockerfile, run: Step) -> Iterator[_Tree]:
     effects = effects_of(run)
-    entries = [p for _, p in path_entries(run.stage.chain()[: run.stage.chain().index(run)], df.escape)]
+    entries = _entries_before(run, df.escape)
     for mount in run.mounts:
         if mount.mount.type != "cache" or mount.target is None:
             continue
@@ -220,6 +225,21 @@ def _trees(df: Dockerfile, run: Step) -> Iterator[_Tree]:
             if tree is not None:
                 yield _with(tree, run, mount, command)
                 break
+
+
+def _entries_before(run: Step, escape: str) -> list[str]:
+    """`path_entries` of the chain before `run` (its PATH directories), from one pass over the
+    stage's chain: recomputing them for every RUN would cost time quadratic in the stage's length."""
+
+    def table() -> dict[Step, list[tuple[Step, str]]]:
+        found: dict[Step, list[tuple[Step, str]]] = {}
+        entries: list[tuple[Step, str]] = []
+        for step in run.stage.chain():
+            found[step] = entries
+            entries = next_path_entries(entries, step, escape)
+        return found
+
+    return [path for _, path in memo(run.stage, "bkm003_path_entries", table)[run]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -612,15 +632,45 @@ def _r_user(project: str) -> Callable[[SimpleCommand, str, list[str]], bool]:
 # -- evidence ---------------------------------------------------------------------------------------
 
 
-def _still_missing(tree: _Tree, chain: list[Step], dockerignore: DockerIgnore | None) -> bool:
-    """Whether, at the end of `chain`, nothing has put the tree into the layer again."""
-    for step in chain[chain.index(tree.run) + 1 :]:
-        if step.keyword == "RUN":
-            if equivalent_mount(step, tree.mount) is None and _run_writes_tree(step, tree.tree):
-                return False
-        elif step.keyword in ("COPY", "ADD") and _copy_writes_tree(step, tree.tree, dockerignore):
-            return False
-    return True
+class _Missing:
+    """Whether the tree is still missing from the layer (no step after its RUN put it back), asked
+    along stage chains: each chain is walked once per tree, as the positions asked of one stage
+    never decrease and, once put back, the tree stays in the layer."""
+
+    def __init__(self, tree: _Tree, dockerignore: DockerIgnore | None) -> None:
+        self.tree = tree
+        self.key = cache_key(tree.mount)
+        self.dockerignore = dockerignore
+        self._walks: dict[Stage, tuple[int, bool]] = {}  # stage -> (position reached, missing)
+
+    def before(self, stage: Stage, position: int) -> bool:
+        """Whether nothing in `stage.chain()[:position]` after the tree's RUN put the tree back."""
+        chain, keywords, keys = _along(stage)
+        reached, missing = self._walks.get(stage) or (chain.index(self.tree.run) + 1, True)
+        while missing and reached < position:
+            keyword = keywords[reached]
+            if keyword == "RUN":
+                same_cache = self.key is not None and self.key in keys[reached]
+                missing = same_cache or not _run_writes_tree(chain[reached], self.tree.tree)
+            elif keyword in ("COPY", "ADD"):
+                missing = not _copy_writes_tree(chain[reached], self.tree.tree, self.dockerignore)
+            reached += 1
+        self._walks[stage] = (reached, missing)
+        return missing
+
+    def at_end(self, stage: Stage) -> bool:
+        return self.before(stage, len(_along(stage)[0]))
+
+
+def _along(stage: Stage) -> tuple[list[Step], list[str], list[tuple[CacheKey | None, ...]]]:
+    """The stage's chain with each step's keyword and mount cache keys, for the walks above: they
+    visit a chain once per tree, so a step's facts are read from lists, not looked up."""
+
+    def along() -> tuple[list[Step], list[str], list[tuple[CacheKey | None, ...]]]:
+        chain = stage.chain()
+        return chain, [s.keyword for s in chain], [mount_keys(s) for s in chain]
+
+    return memo(stage, "bkm003_along", along)
 
 
 def _run_writes_tree(step: Step, tree: str) -> bool:
@@ -667,42 +717,75 @@ def _evidence(analysis: Analysis, tree: _Tree) -> list[_Evidence]:
     df = analysis.dockerfile
     found: list[_Evidence] = []
     run = tree.run
-    # Later RUNs on top of this layer, in this stage and the stages built on it.
-    for step, before in later_steps(df, run):
-        if step.keyword != "RUN" or (tree.in_mount and equivalent_mount(step, tree.mount) is not None):
-            continue
-        if tree.in_mount and step.covering_mount(tree.tree) is not None:
-            continue
-        if not _still_missing(tree, before, analysis.dockerignore):
-            continue
-        entries = [p for _, p in path_entries(before, df.escape)]
-        read = next((r for r in run_reads(step) if paths.is_within(r.path, tree.tree)), None)
-        if read is not None:
-            found.append(_Evidence(step.line, f"the RUN on line {step.line} reads {read.path}"))
-            continue
-        for command in effects_of(step).commands:
-            cwd = command_cwd(step, command)
-            if cwd is not None and tree.uses(command, cwd, entries):
-                found.append(
-                    _Evidence(step.line, f"the RUN on line {step.line} runs `{command.name}`", False)
-                )
-                break
+    # Later RUNs on top of this layer, in this stage and the stages built on it. Whether the
+    # tree is still missing before each is followed along the chains (`_Missing`), and the PATH
+    # comes from `_entries_before`: each chain is walked once per tree.
+    missing = _Missing(tree, analysis.dockerignore)
+    key = missing.key if tree.in_mount else None
+    for stage, start in _later_stages(df, run):
+        chain, keywords, keys = _along(stage)
+        for position in range(start, len(chain)):
+            if keywords[position] != "RUN" or (key is not None and key in keys[position]):
+                continue
+            step = chain[position]
+            if tree.in_mount and step.covering_mount(tree.tree) is not None:
+                continue
+            if not missing.before(stage, position):
+                continue
+            evidence = _run_evidence(df, tree, step)
+            if evidence is not None:
+                found.append(evidence)
     # COPY --from and --mount=from= of the tree or of the project directory holding it.
     users = descendants(df, run.stage)
-    for stage in df.stages:
-        for step in stage.steps:
-            for source_stage, path in _stage_reads(df, step):
-                if source_stage not in users or source_stage is stage:
-                    continue
-                if not (paths.is_within(path, tree.tree) or _holds(path, tree)):
-                    continue
-                if _still_missing(tree, source_stage.chain(), analysis.dockerignore):
-                    found.append(_Evidence(step.line, f"line {step.line} copies {path} out of that stage"))
+    for stage, step, source_stage, path in _all_stage_reads(df):
+        if source_stage not in users or source_stage is stage:
+            continue
+        if not (paths.is_within(path, tree.tree) or _holds(path, tree)):
+            continue
+        if missing.at_end(source_stage):
+            found.append(_Evidence(step.line, f"line {step.line} copies {path} out of that stage"))
     # The final image.
     final = df.final_stage
-    if final is not None and final in users and _still_missing(tree, final.chain(), analysis.dockerignore):
+    if final is not None and final in users and missing.at_end(final):
         found.extend(_runtime_evidence(df, final, tree))
     return found
+
+
+def _later_stages(df: Dockerfile, run: Step) -> Iterator[tuple[Stage, int]]:
+    """`later_positions` by stage: each stage on top of `run`'s layer, and where its later steps
+    start in its chain."""
+    for stage in descendants(df, run.stage):
+        chain = _along(stage)[0]
+        own_start = len(chain) - len(stage.steps)
+        start = chain.index(run) + 1 if stage is run.stage else own_start
+        yield stage, max(start, own_start)
+
+
+def _run_evidence(df: Dockerfile, tree: _Tree, step: Step) -> _Evidence | None:
+    """How a later RUN (with the tree missing) uses the tree, if it does."""
+    entries = _entries_before(step, df.escape)
+    read = next((r for r in run_reads(step) if paths.is_within(r.path, tree.tree)), None)
+    if read is not None:
+        return _Evidence(step.line, f"the RUN on line {step.line} reads {read.path}")
+    for command in effects_of(step).commands:
+        cwd = command_cwd(step, command)
+        if cwd is not None and tree.uses(command, cwd, entries):
+            return _Evidence(step.line, f"the RUN on line {step.line} runs `{command.name}`", False)
+    return None
+
+
+def _all_stage_reads(df: Dockerfile) -> list[tuple[Stage, Step, Stage, str]]:
+    """`_stage_reads` of every step, in order, with the step's stage: the same for every tree."""
+    return memo(
+        df,
+        "bkm003_stage_reads",
+        lambda: [
+            (stage, step, source, path)
+            for stage in df.stages
+            for step in stage.steps
+            for source, path in _stage_reads(df, step)
+        ],
+    )
 
 
 def _holds(path: str, tree: _Tree) -> bool:
@@ -731,11 +814,19 @@ def _stage_reads(df: Dockerfile, step: Step) -> Iterator[tuple[Stage, str]]:
 
 def _runtime_evidence(df: Dockerfile, final: Stage, tree: _Tree) -> list[_Evidence]:
     found: list[_Evidence] = []
-    entries = [p for _, p in path_entries(final.chain(), df.escape)]
-    for read in runtime_reads(df, final):
+    entries, reads, commands = memo(  # the same for every tree
+        final,
+        "bkm003_runtime",
+        lambda: (
+            [p for _, p in path_entries(final.chain(), df.escape)],
+            runtime_reads(df, final),
+            runtime_commands(df, final),
+        ),
+    )
+    for read in reads:
         if paths.is_within(read.path, tree.tree):
             found.append(_Evidence(read.step.line, f"{read.how} (line {read.step.line}) uses {read.path}"))
-    for command in runtime_commands(df, final):
+    for command in commands:
         words = tuple(w.value or "" for w in command.words)
         simple = SimpleCommand(words)
         if tree.uses(simple, command.cwd, entries):
@@ -754,8 +845,7 @@ def _used_in_same_run(df: Dockerfile, tree: _Tree) -> bool:
     run = tree.run
     commands = effects_of(run).commands
     start = next((i for i, c in enumerate(commands) if c is tree.installer), len(commands))
-    chain = run.stage.chain()
-    entries = [p for _, p in path_entries(chain[: chain.index(run)], df.escape)]
+    entries = _entries_before(run, df.escape)
     later = commands[start + 1 :]
     for command in later:
         cwd = command_cwd(run, command)
@@ -787,7 +877,10 @@ def _message(df: Dockerfile, tree: _Tree, evidence: list[_Evidence]) -> str:
         tail = f" It is needed later: {needs}."
     elif tree.kind in ("yarn", "renv"):
         tail = " Whether this breaks depends on settings the Dockerfile does not show."
-    elif any(s.keyword == "RUN" and equivalent_mount(s, tree.mount) for s, _ in later_steps(df, tree.run)):
+    elif any(
+        chain[p].keyword == "RUN" and equivalent_mount(chain[p], tree.mount)
+        for chain, p in later_positions(df, tree.run)
+    ):
         tail = (
             " Only RUNs that mount the same cache again use it, which works only while that cache "
             "survives: cache contents are not part of any cache key."
@@ -853,7 +946,8 @@ def _npm_fix(df: Dockerfile, tree: _Tree) -> Fix:
     for other in run.mounts:
         if other is not tree.mount and other.target is not None and paths.is_within(tree.tree, other.target):
             raise NoFix(f"another mount of this RUN ({other.target}) covers {tree.tree}")
-    for step, _ in later_steps(df, run):
+    for chain, position in later_positions(df, run):
+        step = chain[position]
         if step.keyword == "RUN" and any(_overlaps(m.target, tree.tree) for m in step.mounts):
             raise NoFix(f"the RUN on line {step.line} mounts over {tree.tree} too; fix both together")
     flag = _mount_flag(run, tree.mount)
@@ -933,4 +1027,5 @@ RULE = Rule(
     fix=FixAvailability.SOMETIMES,
     check=check,
     doc=__doc__ or "",
+    needs_mounts=True,
 )

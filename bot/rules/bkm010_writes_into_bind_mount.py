@@ -279,4 +279,5 @@ RULE = Rule(
     fix=FixAvailability.NEVER,
     check=check,
     doc=__doc__ or "",
+    needs_mounts=True,
 )

@@ -58,14 +58,15 @@ the build.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bot.analysis import Analysis
 from bot.analysis.dockerignore import DockerIgnore
 from bot.analysis.effects import effects_of
-from bot.analysis.lost import earlier_content
+from bot.analysis.lost import earlier_content, layer_index
+from bot.analysis.memo import memo
+from bot.analysis.path_index import PathIndex, stage_index
 from bot.dockerfile import paths
 from bot.dockerfile.model import ResolvedMount, Step
 from bot.rules.base import Finding, FixAvailability, Rule, Severity
@@ -94,7 +95,8 @@ class _Shadow:
 def check(analysis: Analysis) -> Iterator[Finding]:
     df = analysis.dockerfile
     for stage in df.stages:
-        chain = stage.chain()
+        index = stage_index(stage, _fact_paths)
+        chain = index.chain
         own_start = len(chain) - len(stage.steps)
         for position in range(own_start, len(chain)):
             step = chain[position]
@@ -105,16 +107,21 @@ def check(analysis: Analysis) -> Iterator[Finding]:
                     continue
                 if item.mount.from_ is not None:
                     continue  # seeded on purpose
-                finding = _check_mount(chain[:position], step, item, analysis.dockerignore)
+                finding = _check_mount(chain[:position], step, item, analysis.dockerignore, index)
                 if finding is not None:
                     yield finding
 
 
 def _check_mount(
-    before: list[Step], run: Step, item: ResolvedMount, dockerignore: DockerIgnore | None
+    before: list[Step],
+    run: Step,
+    item: ResolvedMount,
+    dockerignore: DockerIgnore | None,
+    index: PathIndex | None = None,
 ) -> Finding | None:
+    """`index` (by `_fact_paths`, of a chain `before` is a prefix of) only speeds up the walks."""
     target = item.target or "/"
-    shadows = list(_shadows(before, target))
+    shadows = list(_shadows(before, target, index))
     if not shadows:
         return None
     copies = [s for s in shadows if s.kind == "copy"]
@@ -123,7 +130,7 @@ def _check_mount(
     written = item.mount.options.get("target", "")
     where = f"`target={written}`" + (f" ({target})" if written != target else "")
     used = [c for c in copies if _run_uses(run, target, c.path)]
-    context_note = _context_note(before, target, dockerignore)
+    context_note = _context_note(before, target, dockerignore, index)
     if used:
         shadow = used[0]
         return RULE.finding(
@@ -177,11 +184,17 @@ def _is_scratch(target: str) -> bool:
     return any(paths.is_within(target, s) for s in _SCRATCH)
 
 
-def _shadows(before: list[Step], target: str) -> Iterator[_Shadow]:
+def _backwards(before: list[Step], target: str, index: PathIndex | None) -> Iterable[int]:
+    if index is None:
+        return range(len(before) - 1, -1, -1)
+    return index.related(target, below=len(before))
+
+
+def _shadows(before: list[Step], target: str, index: PathIndex | None = None) -> Iterator[_Shadow]:
     """Content earlier steps left in the layer at or under `target`, latest first, stopping at a
     step that removes the target."""
-    for step in reversed(before):
-        content, removed = _layer_facts(step)
+    for position in _backwards(before, target, index):
+        content, removed = _layer_facts(before[position])
         if any(_within(target, path) for path in removed):
             return
         for shadow in content:
@@ -196,16 +209,15 @@ def _within(path: str, directory: str) -> bool:
     return directory in (path, "/") or path.startswith(directory + "/")
 
 
-_FACTS: weakref.WeakKeyDictionary[Step, tuple[list[_Shadow], list[str]]] = weakref.WeakKeyDictionary()
+def _fact_paths(step: Step) -> list[str]:
+    """The paths `_shadows` and `_context_note` test a step against (for `stage_index`)."""
+    content, removed = _layer_facts(step)
+    return [*(shadow.path for shadow in content), *removed]
 
 
 def _layer_facts(step: Step) -> tuple[list[_Shadow], list[str]]:
     """What the step leaves in the layer (copies, build outputs) and the paths it removes."""
-    cached = _FACTS.get(step)
-    if cached is None:
-        cached = _scan_layer_facts(step)
-        _FACTS[step] = cached
-    return cached
+    return memo(step, "bkm011_facts", lambda: _scan_layer_facts(step))  # the shadows name the step
 
 
 def _scan_layer_facts(step: Step) -> tuple[list[_Shadow], list[str]]:
@@ -261,9 +273,11 @@ def _run_uses(run: Step, target: str, copied: str) -> bool:
     )
 
 
-def _context_note(before: list[Step], target: str, dockerignore: DockerIgnore | None) -> str:
+def _context_note(
+    before: list[Step], target: str, dockerignore: DockerIgnore | None, facts: PathIndex | None = None
+) -> str:
     """What a `COPY . <parent of target>` may have brought to the target, per .dockerignore."""
-    for index in range(len(before) - 1, -1, -1):
+    for index in _backwards(before, target, facts):
         step = before[index]
         spec = step.copy
         if spec is None or spec.from_stage is not None or spec.dest.value is None:
@@ -273,7 +287,9 @@ def _context_note(before: list[Step], target: str, dockerignore: DockerIgnore | 
         dest = step.resolve(spec.dest.value)
         if dest == target or not paths.is_within(target, dest):
             continue
-        earlier = earlier_content(before[: index + 1], target, dockerignore)
+        # `before[: index + 1]` ends with a step of `step.stage`: a prefix of that stage's chain.
+        layer = layer_index(step.stage) if facts is not None else None
+        earlier = earlier_content(before[: index + 1], target, dockerignore, layer)
         if earlier is None or earlier.step is not step:
             return ""
         return f" Also, {earlier.description}."
@@ -288,4 +304,5 @@ RULE = Rule(
     fix=FixAvailability.NEVER,
     check=check,
     doc=__doc__ or "",
+    needs_mounts=True,
 )

@@ -190,4 +190,5 @@ RULE = Rule(
     fix=FixAvailability.SOMETIMES,
     check=check,
     doc=__doc__ or "",
+    needs_mounts=True,
 )

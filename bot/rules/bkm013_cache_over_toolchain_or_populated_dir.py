@@ -61,6 +61,7 @@ from collections.abc import Iterator
 
 from bot.analysis import Analysis
 from bot.analysis.effects import effects_of
+from bot.analysis.path_index import stage_index
 from bot.analysis.tool_paths import Populated, image_populated, run_populated
 from bot.dockerfile import paths
 from bot.dockerfile.model import ResolvedMount, Step
@@ -72,7 +73,8 @@ from bot.rules.base import Finding, Fix, FixAvailability, Rule, Severity
 def check(analysis: Analysis) -> Iterator[Finding]:
     df = analysis.dockerfile
     for stage in df.stages:
-        chain = stage.chain()
+        index = stage_index(stage, _populated_paths)
+        chain = index.chain
         own_start = len(chain) - len(stage.steps)
         base_dirs = image_populated(stage)
         for position in range(own_start, len(chain)):
@@ -82,13 +84,22 @@ def check(analysis: Analysis) -> Iterator[Finding]:
             mounted = [m for m in step.mounts if m.mount.type in ("cache", "tmpfs") and m.target is not None]
             if not mounted:
                 continue
-            populated = [*run_populated(chain[:position]), *base_dirs]
             for item in mounted:
                 if item.mount.from_ is not None:
                     continue  # seeded
-                hidden = [p for p in populated if paths.is_within(p.path, item.target or "/")]
+                target = item.target or "/"
+                # `run_populated(chain[:position])` and the base image's, in order, under the target:
+                # only the earlier RUNs the index relates to the target can have any.
+                earlier = sorted(index.related(target, below=position))
+                populated = [*run_populated([chain[p] for p in earlier]), *base_dirs]
+                hidden = [p for p in populated if paths.is_within(p.path, target)]
                 if hidden:
                     yield _finding(analysis, step, item, hidden)
+
+
+def _populated_paths(step: Step) -> list[str]:
+    """The directories `run_populated` finds in `step` (for `stage_index`)."""
+    return [found.path for found in run_populated([step])]
 
 
 def _finding(analysis: Analysis, step: Step, item: ResolvedMount, hidden: list[Populated]) -> Finding:
@@ -180,4 +191,5 @@ RULE = Rule(
     fix=FixAvailability.SOMETIMES,
     check=check,
     doc=__doc__ or "",
+    needs_mounts=True,
 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.dockerfile.words import Scope, expand, shell_split_words, unresolved_name, whitespace_words
 
@@ -79,3 +81,15 @@ def test_expand_without_dequoting_keeps_quotes() -> None:
 def test_word_splitters() -> None:
     assert whitespace_words("a  b\tc") == [("a", 0, 1), ("b", 3, 4), ("c", 5, 6)]
     assert [w for w, _, _ in shell_split_words('A="x y" B=z\\ w C')] == ['A="x y"', "B=z\\ w", "C"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab= \t'\"\\$x\n", max_size=40))
+def test_env_arg_words_split_like_dockerfile_parse(text: str) -> None:
+    """The plain-text fast path and the quoted path both give dockerfile-parse's words."""
+    from dockerfile_parse.util import WordSplitter
+
+    from bot.dockerfile.model import _key_value_words
+
+    expected = [w for w in WordSplitter(text).split(dequote=False) if w]
+    assert _key_value_words(text) == expected
