@@ -2,10 +2,13 @@
 
     mountie check [PATH ...]   lint Dockerfiles (files, directories searched recursively, `-` stdin)
     mountie fix [PATH ...]     apply every available fix in place (`--diff`: print a diff instead)
-    mountie rules              list the rules (`--format text|markdown|json`)
+    mountie rules              list the rules (`--format text|markdown|json|reference`)
     mountie explain CODE       print a rule's documentation (code or name, any case)
     mountie serve              run the GitHub App: webhook receiver and a supervised worker process
     mountie worker             run only the job worker (huey consumer)
+    mountie review OWNER/REPO#N  review one pull request now (`--dry-run`: print it, post nothing)
+    mountie setup              register the GitHub App from app.yml (manifest flow), write .env
+    mountie demo               the App reviewing a pull request on a local GitHub emulator
     mountie --version
 
 `check` options: `--format text|json|sarif|github` (default text), `--fail-level
@@ -53,6 +56,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -218,8 +222,9 @@ def read_source(target: Target, stdin_filename: str | None) -> Source | InputErr
     try:
         text = decode(data)
     except UnicodeDecodeError as error:
-        byte = data[error.start]
-        return InputError(shown, f"not UTF-8 text (byte 0x{byte:02x} at offset {error.start})")
+        # utf-8-sig counts from after a byte order mark; the message counts in the file.
+        offset = error.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        return InputError(shown, f"not UTF-8 text (byte 0x{data[offset]:02x} at offset {offset})")
     ignore_for = (stdin_filename if target.is_stdin else target.path) or None
     dockerignore, notes = _load_dockerignore(ignore_for)
     return Source(
@@ -272,6 +277,9 @@ def collect(
             errors.append(result)
             continue
         files.append(FileReport(loaded.path, loaded.text, result))
+        # Every file's model stays alive until the report is printed, and models hold reference
+        # cycles: without this, each collection walks the whole growing heap (a quarter of the run).
+        gc.freeze()
     for error in errors:
         streams.error(error.path, error.message)
     for file in files:
@@ -520,6 +528,8 @@ def cmd_rules(args: argparse.Namespace, streams: _Streams) -> int:
         streams.out.write(json_format.rules_json(ALL_RULES))
     elif args.format == "markdown":
         streams.out.write(text.rules_markdown(ALL_RULES))
+    elif args.format == "reference":
+        streams.out.write(text.rules_reference(ALL_RULES))
     else:
         streams.out.write(text.rules_text(ALL_RULES))
     return EXIT_OK
@@ -604,13 +614,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stdin_filename(fix)
 
     rules = commands.add_parser("rules", help="list the rules", description="List the rules.")
-    rules.add_argument("-f", "--format", choices=("text", "markdown", "json"), default="text")
+    rules.add_argument(
+        "-f",
+        "--format",
+        choices=("text", "markdown", "json", "reference"),
+        default="text",
+        help="markdown: the README's table; reference: every rule's documentation (the README's rule "
+        "reference, which review comments link to)",
+    )
 
     explain = commands.add_parser(
         "explain", help="print a rule's documentation", description="Print a rule's documentation."
     )
     explain.add_argument("rule", metavar="CODE", help="a rule code (BKM001) or name, in any case")
     _add_app_commands(commands)
+    _add_review_command(commands)
+    _add_setup_commands(commands)
     return parser
 
 
@@ -620,7 +639,9 @@ def _add_app_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         "serve",
         help="run the GitHub App: webhook receiver and a worker process",
         description="Run the webhook receiver (POST /webhook, GET /healthz, GET /metrics) and, unless "
-        "--no-worker, one supervised `mountie worker` process. Stops on SIGINT or SIGTERM.",
+        "--no-worker, one supervised `mountie worker` process. The queue is SQLite in MOUNTIE_DATA_DIR, "
+        "or Redis with MOUNTIE_QUEUE_URL: then run any number of `serve --no-worker` behind a load "
+        "balancer and `mountie worker` processes on any machines. Stops on SIGINT or SIGTERM.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
@@ -628,7 +649,9 @@ def _add_app_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     worker = commands.add_parser(
         "worker",
         help="run the job worker",
-        description="Run queued jobs (reviews) until SIGINT or SIGTERM, which let running jobs finish.",
+        description="Run queued jobs (reviews) until SIGINT or SIGTERM, which let running jobs finish "
+        "(or put them back on the queue after --shutdown-timeout). Every worker process also sweeps for "
+        "reviews a killed worker left unfinished (MOUNTIE_SWEEP_INTERVAL).",
     )
     for parser in (serve, worker):
         parser.add_argument(
@@ -646,6 +669,105 @@ def _add_app_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
             metavar="FILE",
             help="settings file (default: .env in the current directory, if any)",
         )
+
+
+def _add_setup_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """`setup` (register the App from app.yml: bot/app/setup_flow.py) and `demo` (bot/app/demo.py)."""
+    setup = commands.add_parser(
+        "setup",
+        help="register the GitHub App from its manifest and write .env",
+        description="Register Mountie as a GitHub App (GitHub's manifest flow): serve a page on localhost "
+        "whose button posts app.yml to GitHub, exchange the code GitHub sends back, write the App id, "
+        "key, webhook secret and client id/secret to the env file (mode 600), print the install link.",
+    )
+    setup.add_argument(
+        "--org", metavar="ORG", help="register it on this organisation (default: your account)"
+    )
+    setup.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="where GitHub reaches Mountie: the webhook is URL/webhook (default: an inactive webhook)",
+    )
+    setup.add_argument("--name", help="the App's name (default: app.yml's; names are unique on GitHub)")
+    setup.add_argument(
+        "--github-url",
+        default="https://github.com",
+        metavar="URL",
+        help="GitHub's web address (GitHub Enterprise Server: https://HOST; default: https://github.com)",
+    )
+    setup.add_argument(
+        "--api-url",
+        metavar="URL",
+        help="GitHub's REST API (default: GITHUB_API_URL, else https://api.github.com, or "
+        "GITHUB-URL/api/v3 when --github-url names another host)",
+    )
+    setup.add_argument("--env-file", default=".env", metavar="FILE", help="where to write (default: .env)")
+    setup.add_argument(
+        "--key-file",
+        metavar="FILE",
+        help="where to write the private key (default: <slug>.<date>.private-key.pem beside the env file)",
+    )
+    setup.add_argument(
+        "--key-in-env",
+        action="store_true",
+        help="put the private key in the env file (GITHUB_PRIVATE_KEY) instead, e.g. for docker compose",
+    )
+    setup.add_argument(
+        "--manifest", metavar="FILE", help="the App manifest (default: ./app.yml, else Mountie's own)"
+    )
+    setup.add_argument("--host", default="127.0.0.1", help="address of the local page (default: 127.0.0.1)")
+    setup.add_argument("--port", type=int, default=0, help="port of the local page (default: any free port)")
+    setup.add_argument("--no-browser", action="store_true", help="only print the page's address")
+    setup.add_argument("--force", action="store_true", help="replace the App credentials the env file holds")
+    setup.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="give up after this long (default: 3600, how long GitHub's codes last)",
+    )
+    demo = commands.add_parser(
+        "demo",
+        help="see the App review a pull request, with no GitHub account",
+        description="Run the real `mountie serve` against a GitHub emulator on 127.0.0.1: deliver a signed "
+        "pull_request.opened for a Dockerfile with a cache-mount hazard, print the review, apply its "
+        "suggestion and print the green re-review.",
+    )
+    demo.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for each review (default: 60)",
+    )
+
+
+def _add_review_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """`review`: one pull request through the App's review pipeline (bot/app/review_cli.py)."""
+    review = commands.add_parser(
+        "review",
+        help="review one pull request now, as the App would (--dry-run: print it, post nothing)",
+        description="Run the App's review of one pull request: with the App's settings (environment or "
+        "env file), or with GITHUB_TOKEN (a user's token: --dry-run only). --dry-run reads everything and "
+        "prints the review and check run Mountie would post, posting nothing.",
+    )
+    review.add_argument("pull", metavar="OWNER/REPO#N", help="the pull request (or its URL)")
+    review.add_argument("--dry-run", action="store_true", help="print what would be posted; post nothing")
+    review.add_argument(
+        "--app-slug",
+        default="mountie",
+        metavar="SLUG",
+        help="with GITHUB_TOKEN: the App whose comments are Mountie's (default: mountie)",
+    )
+    review.add_argument(
+        "--env-file", metavar="FILE", help="settings file (default: .env in the current directory, if any)"
+    )
+
+
+def cmd_review(args: argparse.Namespace, streams: _Streams) -> int:
+    from bot.app.review_cli import run_review
+
+    return run_review(args, streams.out, streams.err)
 
 
 def _positive_int(text: str) -> int:
@@ -692,6 +814,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, _Streams], int]] = {
     "explain": cmd_explain,
     "serve": lambda args, streams: _app_command("run_serve", args, streams),
     "worker": lambda args, streams: _app_command("run_worker", args, streams),
+    "review": cmd_review,
+    "setup": lambda args, streams: _app_command("run_setup", args, streams),
+    "demo": lambda args, streams: _app_command("run_demo", args, streams),
 }
 
 

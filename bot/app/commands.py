@@ -1,4 +1,5 @@
-"""The App's subcommands behind `bot.cli` (`serve`, `worker`): settings, logging, then the process.
+"""The App's subcommands behind `bot.cli` (`serve`, `worker`; `setup`, `demo`): settings, logging,
+then the process.
 
 `bot.cli` imports this module only when one of these commands runs, so `mountie check` never
 loads FastAPI, uvicorn, huey or PyGithub.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import IO
 
@@ -66,3 +68,17 @@ def run_worker(args: argparse.Namespace, err: IO[str]) -> int:
     if parent.isdigit():
         watch_parent(int(parent))
     return run(settings, workers=args.workers, shutdown_timeout=args.shutdown_timeout)
+
+
+def run_setup(args: argparse.Namespace, err: IO[str]) -> int:
+    """`mountie setup`: needs no settings (it is what writes them)."""
+    from bot.app import setup_flow
+
+    return setup_flow.run_setup(setup_flow.options_from_args(args), sys.stdout, err)
+
+
+def run_demo(args: argparse.Namespace, err: IO[str]) -> int:
+    """`mountie demo`: its own throwaway settings, never the ones in .env or the environment."""
+    from bot.app.demo import run_demo as run
+
+    return run(sys.stdout, err, timeout=args.timeout)

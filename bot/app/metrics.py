@@ -68,11 +68,18 @@ REVIEW_LATENCY = MetricSpec(
     ("outcome",),
     LATENCY_BUCKETS,
 )
+JOBS_RECOVERED = MetricSpec(
+    "mountie_jobs_recovered",
+    "counter",
+    "Jobs the sweeper put back on the queue after a worker lost them, by reason.",
+    ("reason",),
+)
 SPECS: tuple[MetricSpec, ...] = (
     DELIVERIES,
     JOBS_ENQUEUED,
     JOBS_FINISHED,
     JOB_RETRIES,
+    JOBS_RECOVERED,
     API_CALLS,
     RATE_LIMIT_REMAINING,
     REVIEW_LATENCY,

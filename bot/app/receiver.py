@@ -1,10 +1,11 @@
 """What `POST /webhook` does with a delivery once its body is read, free of HTTP framework code.
 
 Order: the signature over the raw bytes (401, nothing else looked at), then the headers and the
-JSON (400), then routing. A job-worthy delivery is claimed in the ledger and enqueued (202); a
-claimed id is a redelivery (202, nothing done); if the enqueue fails the claim is released and the
-answer is 503, so the delivery shows as failed on GitHub and can be redelivered. Pings get 200;
-everything else 202.
+JSON (400), then routing. A job-worthy delivery is claimed in the ledger and enqueued in one atomic
+step (`JobQueue.submit`, see `bot.jobs.store`): 202 once the job is queued; a claimed id is a
+redelivery (202, nothing done); if the queue's store cannot be reached (a disk error, Redis down)
+nothing is claimed and the answer is 503, so the delivery shows as failed on GitHub and can be
+redelivered. Pings get 200; everything else 202.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from bot.app import signature
 from bot.app.metrics import DELIVERIES, JOBS_ENQUEUED, MetricsStore
 from bot.app.routing import Outcome, RoutingContext, learned_slug, route
 from bot.app.slugs import SlugStore
-from bot.jobs.ledger import DeliveryLedger
 from bot.jobs.queue import JobQueue
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,6 @@ class Receiver:
         *,
         app_id: int,
         webhook_secret: str,
-        ledger: DeliveryLedger,
         queue: JobQueue,
         metrics: MetricsStore,
         slugs: SlugStore,
@@ -67,7 +66,6 @@ class Receiver:
     ) -> None:
         self.app_id = app_id
         self._secret = webhook_secret
-        self.ledger = ledger
         self.queue = queue
         self.metrics = metrics
         self.slugs = slugs
@@ -101,14 +99,13 @@ class Receiver:
         if decision.outcome is not Outcome.ENQUEUE or decision.job is None:
             return Answer(202, decision.outcome.value, decision.reason)
         job = decision.job
-        if not self.ledger.claim(delivery):
-            return Answer(202, "duplicate", "delivery already received")
         try:
-            self.queue.enqueue(job)
-        except Exception:
-            log.exception("could not enqueue the job", extra={"delivery": delivery})
-            self.ledger.release(delivery)
+            admitted = self.queue.submit(job)
+        except Exception as error:
+            log.error("could not enqueue the job: %s", error, extra={"delivery": delivery})
             return Answer(503, "enqueue_failed", "the job could not be queued; redeliver later")
+        if not admitted:
+            return Answer(202, "duplicate", "delivery already received")
         self.metrics.inc(JOBS_ENQUEUED, {"kind": job.kind.value})
         return Answer(202, "enqueued", decision.reason, {"job": job.kind.value})
 

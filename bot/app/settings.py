@@ -7,7 +7,11 @@
 | `GITHUB_PRIVATE_KEY_PATH` | a file holding that PEM key | is required |
 | `GITHUB_WEBHOOK_SECRET` | the webhook secret | required |
 | `GITHUB_API_URL` | REST API root (GitHub Enterprise Server: `https://HOST/api/v3`) | api.github.com |
-| `MOUNTIE_DATA_DIR` | queue, delivery ledger, metrics (SQLite files) | `./mountie-data` |
+| `MOUNTIE_DATA_DIR` | queue, delivery ledger, leases, metrics (SQLite files) | `./mountie-data` |
+| `MOUNTIE_QUEUE_URL` | `redis://[:PASSWORD@]HOST[:PORT][/DB][?prefix=NAME]`: queue, ledger, leases | SQLite |
+| `MOUNTIE_SWEEP_INTERVAL` | seconds between sweeps for reviews lost with a worker | `60` |
+| `MOUNTIE_RETRY_DELAY` | seconds before a failed job runs again (doubling); a request: a tenth | `10` |
+| `MOUNTIE_GITHUB_THROTTLE` | `off`: no pause between a job's requests (a GHES without limits; tests) | `on` |
 | `LOG_LEVEL` | `debug`, `info`, `warning`, `error`, `critical` | `info` |
 | `LOG_FORMAT` | `text` or `json` (one object a line) | `text` |
 | `MOUNTIE_SECONDARY_RATE_LIMIT_WAIT` | wait (s) on a secondary rate limit without Retry-After | `60` |
@@ -20,10 +24,11 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_DATA_DIR = "./mountie-data"
@@ -42,19 +47,30 @@ class AppSettings:
     log_format: str = "text"  # text | json
     # Seconds to wait on a secondary rate limit when GitHub sends no Retry-After.
     secondary_rate_limit_wait: float = 60.0
+    # "" keeps the queue, ledger and leases in SQLite in `data_dir`; redis://... puts them in Redis.
+    queue_url: str = field(default="", repr=False)  # may hold a password
+    sweep_interval: float = 60.0
+    retry_delay: float = 10.0
+    # PyGithub's pacing of each job's requests (0.25 s apart, writes 1 s apart), as GitHub asks.
+    github_throttle: bool = True
 
     @property
     def graphql_url(self) -> str:
-        """`{api}/graphql`, or `https://HOST/api/graphql` for GitHub Enterprise Server."""
-        base = self.api_url.rstrip("/")
-        if base.endswith("/api/v3"):
-            return base[: -len("/v3")] + "/graphql"
-        return base + "/graphql"
+        return graphql_url(self.api_url)
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values the log filter must never let through."""
-        return (self.private_key, self.webhook_secret)
+        password = urlsplit(self.queue_url).password if self.queue_url else None
+        return (self.private_key, self.webhook_secret, *([password] if password else []))
+
+
+def graphql_url(api_url: str) -> str:
+    """`{api}/graphql`, or `https://HOST/api/graphql` for GitHub Enterprise Server."""
+    base = api_url.rstrip("/")
+    if base.endswith("/api/v3"):
+        return base[: -len("/v3")] + "/graphql"
+    return base + "/graphql"
 
 
 class SettingsError(Exception):
@@ -76,8 +92,12 @@ def read_env_file(path: Path) -> dict[str, str]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> AppSettings:
-    """Settings from `environ` (default: os.environ) over `env_file` (when given and present)."""
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = None, *, webhook: bool = True
+) -> AppSettings:
+    """Settings from `environ` (default: os.environ) over `env_file` (when given and present).
+
+    `webhook=False` (commands that receive no webhook, e.g. `mountie review`): the secret is optional."""
     variables: dict[str, str] = {}
     if env_file is not None and env_file.is_file():
         variables.update(read_env_file(env_file))
@@ -89,7 +109,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     return AppSettings(
         app_id=_app_id(get("GITHUB_APP_ID")),
         private_key=_private_key(variables.get("GITHUB_PRIVATE_KEY", ""), get("GITHUB_PRIVATE_KEY_PATH")),
-        webhook_secret=_required("GITHUB_WEBHOOK_SECRET", variables.get("GITHUB_WEBHOOK_SECRET", "")),
+        webhook_secret=_required("GITHUB_WEBHOOK_SECRET", variables.get("GITHUB_WEBHOOK_SECRET", ""))
+        if webhook
+        else variables.get("GITHUB_WEBHOOK_SECRET", ""),
         api_url=_api_url(get("GITHUB_API_URL") or DEFAULT_API_URL),
         data_dir=Path(get("MOUNTIE_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().absolute(),
         log_level=_choice("LOG_LEVEL", (get("LOG_LEVEL") or "INFO").upper(), LOG_LEVELS),
@@ -97,6 +119,13 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         secondary_rate_limit_wait=_seconds(
             "MOUNTIE_SECONDARY_RATE_LIMIT_WAIT", get("MOUNTIE_SECONDARY_RATE_LIMIT_WAIT") or "60"
         ),
+        queue_url=_queue_url(get("MOUNTIE_QUEUE_URL")),
+        sweep_interval=_positive_seconds("MOUNTIE_SWEEP_INTERVAL", get("MOUNTIE_SWEEP_INTERVAL") or "60"),
+        retry_delay=_seconds("MOUNTIE_RETRY_DELAY", get("MOUNTIE_RETRY_DELAY") or "10"),
+        github_throttle=_choice(
+            "MOUNTIE_GITHUB_THROTTLE", (get("MOUNTIE_GITHUB_THROTTLE") or "on").lower(), ("on", "off")
+        )
+        == "on",
     )
 
 
@@ -175,6 +204,37 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
         choices = ", ".join(choice.lower() for choice in allowed)
         raise SettingsError(name, f"must be one of {choices} (got {value.lower()[:40]!r})")
     return value
+
+
+QUEUE_SCHEMES = ("redis", "rediss", "unix")
+_PREFIX = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def _queue_url(value: str) -> str:
+    """A Redis URL redis-py understands, with an optional `prefix` for Mountie's keys; never echoed
+    back whole in an error, since it may carry a password."""
+    if not value:
+        return ""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise SettingsError("MOUNTIE_QUEUE_URL", "is not a URL") from None
+    if parts.scheme not in QUEUE_SCHEMES or not (parts.hostname or parts.path):
+        raise SettingsError(
+            "MOUNTIE_QUEUE_URL", f"must be a redis://HOST[:PORT][/DB] URL (got scheme {parts.scheme!r})"
+        )
+    prefix = parse_qs(parts.query).get("prefix", [""])[-1]
+    if prefix and not _PREFIX.fullmatch(prefix):
+        raise SettingsError("MOUNTIE_QUEUE_URL", "prefix= may hold only letters, digits and _")
+    return value
+
+
+def _positive_seconds(name: str, value: str) -> float:
+    seconds = _seconds(name, value)
+    if seconds <= 0:
+        raise SettingsError(name, f"must be a number of seconds above 0 (got {value[:40]!r})")
+    return seconds
 
 
 def _seconds(name: str, value: str) -> float:

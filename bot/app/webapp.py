@@ -2,12 +2,14 @@
 
 It only verifies, records and enqueues (see `bot.app.receiver`); reviews run in the worker process.
 Bodies over GitHub's 25 MB payload cap are refused with 413 from `Content-Length` when it is sent,
-and by counting while reading otherwise, so an oversized body is never held in memory. The SQLite
-work (ledger, queue, metrics) runs in the thread pool, off the event loop.
+and by counting while reading otherwise, so an oversized body is never held in memory. A body
+that is not JSON by its Content-Type gets 415, and one still arriving after 10 s, 408. The SQLite
+work (ledger, queue, metrics) and the Redis calls run in the thread pool, off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import FastAPI, Request, Response
@@ -19,25 +21,24 @@ from bot.app.metrics import METRICS_FILE, MetricsStore
 from bot.app.receiver import Answer, Receiver
 from bot.app.settings import AppSettings
 from bot.app.slugs import SlugStore
-from bot.jobs.ledger import LEDGER_FILE, DeliveryLedger
-from bot.jobs.queue import HueyJobQueue, JobQueue, create_huey
-from bot.jobs.tasks import register_tasks
+from bot.jobs.queue import JobQueue, open_queue
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub does not deliver larger payloads
+# GitHub gives up on a delivery after 10 s; a client still sending its body by then (a byte at a
+# time, say) is not GitHub, and is cut off instead of holding a connection open.
+BODY_TIMEOUT = 10.0
+_NOT_JSON = "webhooks must be sent as application/json (the App's webhook content type)"
 
 
 def build_receiver(settings: AppSettings, queue: JobQueue | None = None) -> Receiver:
-    """The receiver over the data directory's ledger, queue, metrics and slug files."""
-    if queue is None:
-        huey = create_huey(settings.data_dir)
-        queue = HueyJobQueue(huey, register_tasks(huey))
+    """The receiver over the settings' queue (SQLite or Redis), and the data directory's metrics
+    and slug files."""
     return Receiver(
         app_id=settings.app_id,
         webhook_secret=settings.webhook_secret,
-        ledger=DeliveryLedger(settings.data_dir / LEDGER_FILE),
-        queue=queue,
+        queue=queue or open_queue(settings),
         metrics=MetricsStore(settings.data_dir / METRICS_FILE),
         slugs=SlugStore(settings.data_dir),
     )
@@ -54,7 +55,14 @@ def create_app(settings: AppSettings, receiver: Receiver | None = None) -> FastA
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
             return _too_large(receiver, delivery)
-        body = await _read_body(request, MAX_BODY_BYTES)
+        if not _is_json(headers.get("content-type")):
+            return _refuse(receiver, 415, "unsupported_media_type", _NOT_JSON, delivery)
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):
+                body = await _read_body(request, MAX_BODY_BYTES)
+        except TimeoutError:
+            detail = f"the body did not arrive within {BODY_TIMEOUT:.0f} s"
+            return _refuse(receiver, 408, "timeout", detail, delivery)
         if body is None:
             return _too_large(receiver, delivery)
         answer = await run_in_threadpool(
@@ -71,7 +79,7 @@ def create_app(settings: AppSettings, receiver: Receiver | None = None) -> FastA
         """200 when the ledger and the queue can be read (a receiver that cannot enqueue is down)."""
 
         def check() -> None:
-            receiver.ledger.ping()
+            receiver.queue.ping()
             receiver.queue.depth()
 
         try:
@@ -110,10 +118,21 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 
 
 def _too_large(receiver: Receiver, delivery: str | None) -> Response:
-    answer = receiver.reject(413, "too_large", f"bodies over {MAX_BODY_BYTES} bytes are refused", delivery)
-    response = _json(answer)
+    return _refuse(receiver, 413, "too_large", f"bodies over {MAX_BODY_BYTES} bytes are refused", delivery)
+
+
+def _refuse(receiver: Receiver, status: int, outcome: str, detail: str, delivery: str | None) -> Response:
+    response = _json(receiver.reject(status, outcome, detail, delivery))
     response.headers["Connection"] = "close"  # the rest of the body is not read
     return response
+
+
+def _is_json(content_type: str | None) -> bool:
+    """A JSON media type, or none given; GitHub's other choice, form-encoded, is not read."""
+    if not content_type:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 def _json(answer: Answer) -> Response:

@@ -11,6 +11,13 @@ knows whether the call may be repeated.
 REST calls go to `settings.api_url` (`https://HOST/api/v3` for GitHub Enterprise Server), GraphQL
 to `settings.graphql_url`. `calls` counts the requests this client sent, installation-token
 requests aside (`token_requests`); `rate_remaining` is the last `x-ratelimit-remaining` seen.
+
+`read_pull` reads what a review needs in one GraphQL query: the pull request's review threads and
+any number of files (`object(expression: "REV:PATH")`), as `Blob`s whose `exact` bytes are known
+only when GitHub's text is the whole file (see `types.Blob`).
+
+`UserToken` instead of `AppSettings` (`mountie review` with GITHUB_TOKEN) authenticates as a user:
+no JWT, no installation token, and no check runs (GitHub refuses them to anything but an App).
 """
 
 from __future__ import annotations
@@ -22,19 +29,21 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Self, TypeVar
 from urllib.parse import quote, urlsplit
 
 import github
 import requests
+from github import Consts
+from github.InstallationAuthorization import InstallationAuthorization
 from github.Requester import Requester
 
-from bot.app.settings import AppSettings
+from bot.app.settings import DEFAULT_API_URL, AppSettings, graphql_url
 from bot.engine import MAX_BYTES
 from bot.github import types
 from bot.github.auth import InstallationTokenAuth, InstallationTokens, app_auth
-from bot.github.errors import FileTooLargeError, GitHubError, GoneError
+from bot.github.errors import FileTooLargeError, ForbiddenError, GitHubError, GoneError
 from bot.github.retry import Retrier, RetryPolicy
 from bot.review.model import Annotation, ChangedFile, ExistingComment, InlineComment
 
@@ -48,26 +57,45 @@ ANNOTATIONS_PER_REQUEST = 50  # the Checks API limit
 USER_AGENT = "mountie"
 _NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
 
-_THREADS_QUERY = """
-query($owner: String!, $name: String!, $number: Int!, $after: String) {
-  repository(owner: $owner, name: $name) {
-    pullRequest(number: $number) {
-      reviewThreads(first: 100, after: $after) {
-        pageInfo { hasNextPage endCursor }
-        nodes {
-          id isResolved isOutdated
-          comments(first: 100) { nodes { databaseId body author { login } } }
-        }
-      }
-    }
-  }
+OBJECTS_PER_QUERY = 50  # files per GraphQL query: each answer may hold ~500 KB of text
+_THREAD_FRAGMENT = """
+fragment thread on PullRequestReviewThread {
+  id isResolved isOutdated path
+  comments(first: 100) { nodes { databaseId body line author { __typename login } } }
 }
 """
+_BLOB_FRAGMENT = """
+fragment blob on Blob { oid byteSize isTruncated text }
+"""
+_THREADS_PAGE = (
+    "reviewThreads(first: 100, after: $after) { pageInfo { hasNextPage endCursor } nodes { ...thread } }"
+)
+_THREADS_QUERY = (
+    "query($owner: String!, $name: String!, $number: Int!, $after: String) {\n"
+    f"  repository(owner: $owner, name: $name) {{ pullRequest(number: $number) {{ {_THREADS_PAGE} }} }}\n"
+    "}\n" + _THREAD_FRAGMENT
+)
 _RESOLVE_MUTATION = """
 mutation($id: ID!) {
   resolveReviewThread(input: {threadId: $id}) { thread { id isResolved } }
 }
 """
+
+
+@dataclass(frozen=True, slots=True)
+class UserToken:
+    """A user's token instead of the App's credentials (`mountie review` with GITHUB_TOKEN).
+
+    `app_slug` names the App whose comments count as Mountie's own."""
+
+    token: str = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    app_slug: str = "mountie"
+    secondary_rate_limit_wait: float = 60.0
+
+    @property
+    def graphql_url(self) -> str:
+        return graphql_url(self.api_url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +111,10 @@ class ApiCall:
 class GitHubClient:
     def __init__(
         self,
-        settings: AppSettings,
+        settings: AppSettings | UserToken,
         installation_id: int,
         *,
+        repository: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         timeout: int = 15,
@@ -95,6 +124,9 @@ class GitHubClient:
     ) -> None:
         self.settings = settings
         self.installation_id = installation_id
+        # "owner/name": installation tokens are then asked for this repository only (least
+        # privilege: a token that leaks, or a bug, cannot touch the installation's other repos).
+        self.repository = repository
         self.calls = 0
         self.token_requests = 0
         self.rate_remaining: int | None = None
@@ -112,27 +144,71 @@ class GitHubClient:
             # PyGithub's defaults (0.25 s between requests, 1 s between writes) are what GitHub
             # asks for; tests against the emulator switch them off.
             common.update(seconds_between_requests=None, seconds_between_writes=None)
-        self._integration = github.GithubIntegration(
-            auth=app_auth(settings.app_id, settings.private_key), **common
-        )
-        self._tokens = InstallationTokens(self._fetch_token, clock)
-        self._requester: Requester = github.Github(
-            auth=InstallationTokenAuth(self._tokens), **common
-        ).requester
+        self._integration: github.GithubIntegration | None = None
+        self._tokens: InstallationTokens | None = None
+        auth: github.Auth.Auth
+        if isinstance(settings, UserToken):
+            self._app_slug = settings.app_slug
+            auth = github.Auth.Token(settings.token)
+        else:
+            self._integration = github.GithubIntegration(
+                auth=app_auth(settings.app_id, settings.private_key), **common
+            )
+            self._tokens = InstallationTokens(self._fetch_token, clock)
+            auth = InstallationTokenAuth(self._tokens)
+        self._requester: Requester = github.Github(auth=auth, **common).requester
+
+    @classmethod
+    def for_repository(cls, settings: AppSettings, repo: str, **options: Any) -> Self:
+        """A client for the App's installation on `repo`, found with the JWT
+        (`GET /repos/{owner}/{repo}/installation`; 404 when the App is not installed there)."""
+        client = cls(settings, 0, repository=repo, **options)
+        client.installation_id = client._repo_installation(repo)
+        return client
 
     # -- plumbing ----------------------------------------------------------------------------------
+
+    def _app(self) -> github.GithubIntegration:
+        if self._integration is None:
+            raise ForbiddenError("this needs the App's credentials, not a user token", 403)
+        return self._integration
 
     def _fetch_token(self) -> tuple[str, float]:
         def attempt() -> tuple[str, float]:
             self.token_requests += 1
-            authorization = self._integration.get_access_token(self.installation_id)
+            if self.repository is None:
+                authorization = self._app().get_access_token(self.installation_id)
+            else:
+                authorization = self._scoped_token(self.repository.split("/", 1)[-1])
             return authorization.token, authorization.expires_at.timestamp()
 
         return self._retrier.call(attempt, what="installation token", idempotent=True)
 
+    def _scoped_token(self, name: str) -> InstallationAuthorization:
+        """`POST /app/installations/{id}/access_tokens` for one repository of the installation
+        (PyGithub's `get_access_token` sends only permissions)."""
+        app = self._app()
+        headers, data = app.requester.requestJsonAndCheck(
+            "POST",
+            f"/app/installations/{self.installation_id}/access_tokens",
+            headers={"Accept": Consts.mediaTypeIntegrationPreview},
+            input={"repositories": [name]},
+        )
+        return InstallationAuthorization(requester=app.requester, headers=headers, attributes=data)
+
     def _refresh_token(self) -> None:
-        self._tokens.invalidate()
-        self._tokens.current()
+        if self._tokens is not None:
+            self._tokens.invalidate()
+            self._tokens.current()
+
+    def _repo_installation(self, repo: str) -> int:
+        owner, name = repo.split("/", 1)
+
+        def attempt() -> int:
+            self.calls += 1
+            return int(self._app().get_repo_installation(owner, name).id)
+
+        return self._retrier.call(attempt, what=f"GET /repos/{repo}/installation", idempotent=True)
 
     def _request(
         self,
@@ -148,7 +224,8 @@ class GitHubClient:
         what = f"{verb} {path}"
 
         def attempt() -> tuple[dict[str, Any], Any]:
-            self._tokens.current()  # a token fetch failing is not this request failing
+            if self._tokens is not None:
+                self._tokens.current()  # a token fetch failing is not this request failing
             self.calls += 1
             try:
                 status, response_headers, output = self._requester.requestJson(
@@ -164,7 +241,8 @@ class GitHubClient:
                 raise Requester.createException(status, response_headers, error)
             return response_headers, data
 
-        return self._retrier.call(attempt, what=what, idempotent=idempotent, refresh=self._refresh_token)
+        refresh = self._refresh_token if self._tokens is not None else None
+        return self._retrier.call(attempt, what=what, idempotent=idempotent, refresh=refresh)
 
     def _observe(self, verb: str, path: str, status: int, headers: Mapping[str, Any]) -> None:
         remaining = str(headers.get("x-ratelimit-remaining", ""))
@@ -201,8 +279,11 @@ class GitHubClient:
         errors = data.get("errors") if isinstance(data, Mapping) else None
         if errors:
             messages = tuple(str(e.get("message", e)) for e in errors if isinstance(e, Mapping))
-            if any(isinstance(e, Mapping) and e.get("type") == "NOT_FOUND" for e in errors):
+            kinds = {e.get("type") for e in errors if isinstance(e, Mapping)}
+            if "NOT_FOUND" in kinds:
                 raise GoneError(f"GraphQL: {'; '.join(messages)}", 404, messages)
+            if "FORBIDDEN" in kinds:  # a missing permission: like REST's 403, not worth a retry
+                raise ForbiddenError(f"GraphQL: {'; '.join(messages)}", 403, messages)
             raise GitHubError(f"GraphQL: {'; '.join(messages)}", None, messages)
         result = data.get("data") if isinstance(data, Mapping) else None
         return result if isinstance(result, Mapping) else {}
@@ -215,7 +296,7 @@ class GitHubClient:
 
             def attempt() -> str:
                 self.calls += 1
-                return str(self._integration.get_app().slug)
+                return str(self._app().get_app().slug)
 
             self._app_slug = self._retrier.call(attempt, what="GET /app", idempotent=True)
         return self._app_slug
@@ -288,20 +369,60 @@ class GitHubClient:
         with contextlib.suppress(GoneError):
             self._request("DELETE", f"/repos/{repo}/pulls/comments/{comment_id}", idempotent=True)
 
-    def list_review_threads(self, repo: str, number: int) -> list[types.ReviewThread]:
+    def list_review_threads(
+        self, repo: str, number: int, after: str | None = None
+    ) -> list[types.ReviewThread]:
+        """Every review thread of the pull request (from the one after cursor `after`), with up to
+        100 comments each; authors as REST names them (`mountie[bot]`)."""
         owner, name = repo.split("/", 1)
         threads: list[types.ReviewThread] = []
-        after: str | None = None
         while True:
             data = self._graphql(
                 _THREADS_QUERY, {"owner": owner, "name": name, "number": number, "after": after}
             )
-            connection = ((data.get("repository") or {}).get("pullRequest") or {}).get("reviewThreads") or {}
-            threads.extend(types.review_thread(node) for node in connection.get("nodes") or [])
-            page = connection.get("pageInfo") or {}
-            if not page.get("hasNextPage"):
+            pull = (data.get("repository") or {}).get("pullRequest") or {}
+            page, after = _thread_page(pull)
+            threads.extend(page)
+            if after is None:
                 return threads
-            after = page.get("endCursor")
+
+    def read_pull(self, repo: str, number: int, expressions: Sequence[str]) -> types.PullSnapshot:
+        """The pull request's review threads and the files `expressions` name (`REV:PATH`, REV a SHA
+        or `HEAD` for the default branch): one GraphQL query, more only past 100 threads or
+        `OBJECTS_PER_QUERY` files. A file that is not there (or is a directory) reads as None."""
+        owner, name = repo.split("/", 1)
+        wanted = list(dict.fromkeys(expressions))
+        chunks = [wanted[i : i + OBJECTS_PER_QUERY] for i in range(0, len(wanted), OBJECTS_PER_QUERY)] or [[]]
+        blobs: dict[str, types.Blob | None] = {}
+        threads: list[types.ReviewThread] = []
+        for index, chunk in enumerate(chunks):
+            variables: dict[str, Any] = {"owner": owner, "name": name}
+            variables.update((f"f{i}", expression) for i, expression in enumerate(chunk))
+            if index == 0:
+                variables["number"] = number
+            data = self._graphql(_read_query(len(chunk), threads=index == 0), variables)
+            repository = data.get("repository") or {}
+            blobs.update((e, types.blob(repository.get(f"f{i}"))) for i, e in enumerate(chunk))
+            if index == 0:
+                page, after = _thread_page(repository.get("pullRequest") or {})
+                threads.extend(page)
+                if after is not None:
+                    threads.extend(self.list_review_threads(repo, number, after))
+        return types.PullSnapshot(blobs, tuple(threads))
+
+    def read_files(self, repo: str, expressions: Sequence[str]) -> dict[str, types.Blob | None]:
+        """Files only, as `read_pull` reads them (one query per `OBJECTS_PER_QUERY` files)."""
+        owner, name = repo.split("/", 1)
+        wanted = list(dict.fromkeys(expressions))
+        blobs: dict[str, types.Blob | None] = {}
+        for start in range(0, len(wanted), OBJECTS_PER_QUERY):
+            chunk = wanted[start : start + OBJECTS_PER_QUERY]
+            variables: dict[str, Any] = {"owner": owner, "name": name}
+            variables.update((f"f{i}", expression) for i, expression in enumerate(chunk))
+            data = self._graphql(_read_query(len(chunk), threads=False), variables)
+            repository = data.get("repository") or {}
+            blobs.update((e, types.blob(repository.get(f"f{i}"))) for i, e in enumerate(chunk))
+        return blobs
 
     def resolve_review_thread(self, thread_id: str) -> None:
         self._graphql(_RESOLVE_MUTATION, {"id": thread_id})
@@ -428,6 +549,32 @@ class GitHubClient:
         except GoneError:
             return "none"  # not a collaborator, in some setups
         return str(data.get("permission") or "none") if isinstance(data, Mapping) else "none"
+
+
+def _read_query(files: int, *, threads: bool) -> str:
+    """A query for `files` objects (variables `$f0`...) and, with `threads`, the first page of the
+    pull request's review threads. Fragments are declared only when used (GitHub refuses others)."""
+    declared = ["$owner: String!", "$name: String!"]
+    fields: list[str] = []
+    if threads:
+        declared += ["$number: Int!", "$after: String"]
+        fields.append(f"pullRequest(number: $number) {{ {_THREADS_PAGE} }}")
+    for i in range(files):
+        declared.append(f"$f{i}: String!")
+        fields.append(f"f{i}: object(expression: $f{i}) {{ ...blob }}")
+    fragments = (_THREAD_FRAGMENT if threads else "") + (_BLOB_FRAGMENT if files else "")
+    body = "\n    ".join(fields)
+    head = f"query({', '.join(declared)}) {{\n  repository(owner: $owner, name: $name) {{\n    "
+    return f"{head}{body}\n  }}\n}}\n{fragments}"
+
+
+def _thread_page(pull: Mapping[str, Any]) -> tuple[list[types.ReviewThread], str | None]:
+    """The threads of one `reviewThreads` page, and the cursor of the next page (None: the last)."""
+    connection = pull.get("reviewThreads") or {}
+    threads = [types.review_thread(node) for node in connection.get("nodes") or []]
+    info = connection.get("pageInfo") or {}
+    after = info.get("endCursor") if info.get("hasNextPage") else None
+    return threads, after if isinstance(after, str) else None
 
 
 def _review_comment_json(comment: InlineComment) -> dict[str, Any]:

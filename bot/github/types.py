@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,8 +34,9 @@ class Review:
 @dataclass(frozen=True, slots=True)
 class ThreadComment:
     database_id: int
-    author: str  # GraphQL login: a bot's has no "[bot]" suffix
+    author: str  # as REST names it: a bot's with its "[bot]" suffix, which GraphQL leaves out
     body: str
+    line: int | None = None  # None when GitHub marks it outdated
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,42 @@ class ReviewThread:
     id: str  # GraphQL node id, for resolveReviewThread
     is_resolved: bool
     is_outdated: bool
-    comments: tuple[ThreadComment, ...]
+    comments: tuple[ThreadComment, ...]  # the first one starts the thread
+    path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """A file as GraphQL's `Blob` gives it: `text` is None for a binary file, cut short when
+    `truncated` (around 500 KB), and otherwise GitHub's reading of the bytes, documented only as
+    "UTF8 text"."""
+
+    oid: str
+    size: int
+    text: str | None
+    truncated: bool
+
+    @property
+    def exact(self) -> bytes | None:
+        """The file's bytes when `text` is all of them, unchanged: whole, and its UTF-8 encoding
+        has the blob's object id. None otherwise (binary, truncated, transcoded): read it with REST."""
+        if self.text is None or self.truncated:
+            return None
+        try:
+            data = self.text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: not what any UTF-8 file decodes to
+            return None
+        if len(data) != self.size or hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest() != self.oid:
+            return None
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class PullSnapshot:
+    """What `GitHubClient.read_pull` read in one go."""
+
+    blobs: Mapping[str, Blob | None]  # by `REV:PATH` expression; None: no file there
+    threads: tuple[ReviewThread, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +103,14 @@ class IssueComment:
 
 def _login(data: Any) -> str:
     return str(data.get("login") or "") if isinstance(data, Mapping) else ""
+
+
+def _graphql_login(data: Any) -> str:
+    """A GraphQL actor's login as REST spells it (a `Bot`'s with the `[bot]` suffix)."""
+    login = _login(data)
+    if login and isinstance(data, Mapping) and data.get("__typename") == "Bot":
+        return f"{login}[bot]"
+    return login
 
 
 def _timestamp(value: Any) -> float | None:
@@ -130,10 +175,27 @@ def review_thread(data: Mapping[str, Any]) -> ReviewThread:
         is_outdated=bool(data.get("isOutdated")),
         comments=tuple(
             ThreadComment(
-                int(node.get("databaseId") or 0), _login(node.get("author")), str(node.get("body") or "")
+                int(node.get("databaseId") or 0),
+                _graphql_login(node.get("author")),
+                str(node.get("body") or ""),
+                node["line"] if isinstance(node.get("line"), int) else None,
             )
             for node in nodes
         ),
+        path=str(data.get("path") or ""),
+    )
+
+
+def blob(data: Any) -> Blob | None:
+    """A `Blob` answer; None for `null` (nothing at that path) or another kind of object (a tree)."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("oid"), str):
+        return None
+    text = data.get("text")
+    return Blob(
+        oid=data["oid"],
+        size=int(data.get("byteSize") or 0),
+        text=text if isinstance(text, str) else None,
+        truncated=bool(data.get("isTruncated")),
     )
 
 

@@ -143,6 +143,28 @@ def rules_markdown(rules: Iterable[Rule]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rules_reference(rules: Iterable[Rule]) -> str:
+    """Every rule's documentation under a `### BKM001 artifact-in-cache-mount` heading, whose GitHub
+    anchor (`#bkm001-artifact-in-cache-mount`) is what review comments link to; the README embeds
+    it between its `rule-reference` markers. The doc's own headings go two levels down."""
+    sections = []
+    for rule in rules:
+        facts = f"{rule.summary}. Default severity: {rule.severity.label}. Automatic fix: {_fix_label(rule)}."
+        sections.append(f"### {rule.code} {rule.name}\n\n{facts}\n\n{_demote_headings(rule.doc.strip())}\n")
+    return "\n".join(sections)
+
+
+def _demote_headings(markdown: str, levels: int = 2) -> str:
+    lines: list[str] = []
+    fenced = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        heading = not fenced and line.startswith("#")
+        lines.append("#" * levels + line if heading else line)
+    return "\n".join(lines)
+
+
 def explain(rule: Rule) -> str:
     header = f"{rule.code} {rule.name}: {rule.summary}"
     facts = f"Default severity: {rule.severity.label}. Automatic fix: {_fix_label(rule)}."

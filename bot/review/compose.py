@@ -5,7 +5,7 @@
   again. Others' comments never count, and are never touched.
 - At most `MAX_INLINE` inline comments per review, the most severe first; the rest, and items
   that cannot be inline at all, become entries of the review body with their fix as a diff.
-- Mountie's own threads whose findings are all gone (or outdated and posted again now) are
+- Mountie's own open threads whose findings are all gone (or outdated and posted again now) are
   resolved, unless someone else replied in them, or their file could not be analysed this time.
 - No review at all when nothing is new.
 """
@@ -76,7 +76,9 @@ def stale_threads(
     answered = {c.in_reply_to_id for c in existing if c.in_reply_to_id is not None and c.author != bot_login}
     stale: list[int] = []
     for comment in existing:
-        if not _ours(comment, bot_login) or comment.id in answered or comment.path in unsettled_paths:
+        if comment.resolved or not _ours(comment, bot_login) or comment.id in answered:
+            continue
+        if comment.path in unsettled_paths:
             continue
         prints = fingerprints_in(comment.body)
         gone = prints.isdisjoint(current)

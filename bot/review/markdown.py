@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+from bot import PROJECT_URL
 from bot.rules import RULES_BY_CODE
 
-# Each rule has a section in the README; GitHub's heading anchor for "BKM001 artifact-in-cache-mount".
-DOCS_URL = "https://github.com/mountie-dev/mountie/blob/main/README.md"
+# Each rule has a section in the README's rule reference (`mountie rules --format reference`), under
+# a heading "### BKM001 artifact-in-cache-mount" that GitHub anchors `#bkm001-artifact-in-cache-mount`.
+DOCS_URL = f"{PROJECT_URL}/blob/main/README.md"
 _BACKTICKS = re.compile(r"`+")
 
 

@@ -52,6 +52,7 @@ class ExistingComment:
     body: str
     author: str
     in_reply_to_id: int | None
+    resolved: bool = False  # its thread is resolved (known from GraphQL; REST does not say)
 
 
 @enum.unique

@@ -2,22 +2,30 @@
 
 REVIEW (at the job's head SHA; the router already skipped drafts and closed PRs):
 
-1. list the changed files; read `.github/mountie.yml` from the default branch;
-2. no Dockerfile among them: one completed `neutral` check run, and done (3 API calls);
+1. list the changed files; then ONE GraphQL query (`analysis.PullReader`) reads the configuration
+   from the default branch, the files that are Dockerfiles by name at the head SHA with their
+   build context's ignore files, and the review threads already on the pull request;
+2. no Dockerfile among them: one completed `neutral` check run (3 API calls). Mountie's open
+   threads from when the pull request did change a Dockerfile are resolved (after reading the PR
+   again, as in step 5): their findings are gone from the review;
 3. else create the `Mountie` check run in progress (`external_id` = PR number, so a re-run of a
    fork PR's check, whose payload names no PR, leads back to it);
-4. read and lint each Dockerfile at the head SHA (`analysis.py`); compose the review against the
-   review comments already there (`compose.py`), reading earlier review bodies and GraphQL review
-   threads only when they matter;
+4. lint each Dockerfile (reading first any that only the configuration's `files.include` names);
+   compose the review against the comments already there (`compose.py`), reading earlier review
+   bodies only when they matter;
 5. before writing to the pull request, read it again: if its head moved on, post nothing and
    complete the check run `neutral` ("superseded"): the newer push has its own job;
 6. post ONE `COMMENT` review pinned to the analysed SHA; resolve Mountie's stale threads;
 7. complete the check run (annotations in batches of 50). Whatever fails after step 3 completes
-   the check run with what happened rather than leaving it in progress.
+   the check run with what happened rather than leaving it in progress, except a failure that the
+   queue will retry (`final=False`): the retry (`resume=True`) takes that check run over.
 
-A Dockerfile PR's first review costs 8 API calls (files, config, check run, content, review
-comments, PR, review, check run update), installation-token requests aside; 2 more look for the
-build context's ignore files when a finding depends on them.
+API calls, installation-token requests aside: a Dockerfile PR's first review costs 6 (files,
+the GraphQL read, check run, PR, review, check run update) for up to 15 Dockerfiles (a query reads
+50 files: the 4 configuration locations, each Dockerfile and its 2 ignore files), one more query
+per 50 files beyond; a run that finds nothing new costs 4; a PR without Dockerfiles 3. A file
+GraphQL cannot give exactly (binary, over ~500 KB, not UTF-8) costs one REST read; resolving a
+thread costs one mutation.
 
 RECHECK: a bot is ignored; the PR author or a writer gets 👀 on the comment and a review (unless
 the last check run on that commit is under 30 s old); anyone else gets one short reply per PR.
@@ -28,13 +36,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from bot.app.settings import AppSettings
-from bot.config import CONFIG_LOCATIONS, MAX_CONFIG_BYTES, ConfigError, RepoConfig, parse_config
 from bot.github import (
-    FileTooLargeError,
     GitHubClient,
     GitHubError,
     GoneError,
@@ -42,11 +48,11 @@ from bot.github import (
     WriteOutcomeUnknownError,
     is_retryable,
 )
-from bot.github.types import CheckRun, PullRequest
+from bot.github.types import CheckRun, PullRequest, ReviewThread
 from bot.jobs.model import Job, JobKind, JobOutcome
 from bot.review import checkrun, recheck
-from bot.review.analysis import Analyser
-from bot.review.compose import needs_review_bodies, plan_review, summary_only
+from bot.review.analysis import PullContents, PullReader
+from bot.review.compose import needs_review_bodies, plan_review, stale_threads, summary_only
 from bot.review.items import file_items
 from bot.review.markers import review_marker
 from bot.review.model import ChangedFile, CheckReport, ReviewPlan
@@ -55,7 +61,7 @@ from bot.review.selection import select_dockerfiles
 log = logging.getLogger(__name__)
 
 CHECK_NAME = "Mountie"
-CONFIG_PATH = CONFIG_LOCATIONS[0]  # .github/mountie.yml, read from the default branch
+CLOCK_SKEW = 5.0  # seconds GitHub's timestamps may lag ours (and they are whole seconds)
 
 
 def run_job(
@@ -64,15 +70,23 @@ def run_job(
     *,
     client: GitHubClient | None = None,
     clock: Callable[[], float] = time.time,
+    resume_since: float | None = None,
+    final: bool = True,
 ) -> JobOutcome:
     """Handle one job to the end.
 
     Raises only the GitHub failures worth another attempt later (`is_retryable`: 5xx, rate limits,
-    lost connections, writes of unknown outcome), after completing the check run, so the queue can
-    run the job again; a retry finds what the failed attempt posted by its markers. Anything else
-    ends as an outcome."""
-    client = client or GitHubClient(settings, job.installation_id)
-    worker = _Worker(job, client, clock)
+    lost connections, writes of unknown outcome), so the queue can run the job again; a retry
+    finds what the failed attempt posted by its markers. Anything else ends as an outcome.
+
+    `resume_since`: an earlier attempt at this job, admitted at that UNIX time, may have started
+    (a retry, a job put back by a stopping worker or by the sweeper). Its check run, still in
+    progress, is taken over rather than a second one created; if it already completed, the job
+    is done (REVIEWED, nothing posted); a recheck's cool-down (which that run would trigger) is
+    skipped. `final`: no retry follows; when False, a retryable failure leaves the check run in
+    progress for the retry instead of completing it as failed."""
+    client = client or GitHubClient(settings, job.installation_id, repository=job.repository)
+    worker = _Worker(job, client, clock, resume_since=resume_since, final=final)
     outcome: JobOutcome | None = None
     try:
         outcome = worker.run()
@@ -105,10 +119,18 @@ class _Worker:
     job: Job
     client: GitHubClient
     clock: Callable[[], float]
+    resume_since: float | None = None
+    final: bool = True
+    # resume: the check run an earlier attempt made (unfinished, or completed since it was admitted)
+    _earlier: CheckRun | None = field(default=None, init=False)
 
     @property
     def repo(self) -> str:
         return self.job.repository
+
+    @property
+    def resume(self) -> bool:
+        return self.resume_since is not None
 
     def run(self) -> JobOutcome:
         if self.job.kind is JobKind.RECHECK:
@@ -136,7 +158,7 @@ class _Worker:
         if self.job.comment_id is not None:
             self.client.add_reaction(self.repo, self.job.comment_id, "eyes")
         runs = self.client.list_check_runs(self.repo, pr.head_sha, CHECK_NAME)
-        if recheck.cooling_down(runs, self.clock()):
+        if not self.resume and recheck.cooling_down(runs, self.clock()):
             log.info(
                 "%s #%d: recheck within %.0f s of the last run, ignored", self.repo, number, recheck.COOLDOWN
             )
@@ -180,48 +202,68 @@ class _Worker:
             if _skip_reason(pr, allow_draft) is not None:
                 return JobOutcome.SKIPPED
             head_sha = pr.head_sha
+        if self.resume:
+            self._earlier = self._earlier_run(number, head_sha)
+            if self._earlier is not None and self._earlier.status == "completed":
+                log.info("%s #%d: an earlier attempt completed this review", self.repo, number)
+                return JobOutcome.REVIEWED
         files = list(self.client.list_pull_files(self.repo, number))
-        config = self._config()
-        dockerfiles = select_dockerfiles(files, config)
+        reader = PullReader(self.client, self.repo, number, head_sha)
+        contents = reader.read(files)
+        dockerfiles = select_dockerfiles(files, contents.config)
         if not dockerfiles:
-            report = checkrun.no_dockerfile(config)
-            self.client.create_check_run(
-                self.repo,
-                name=CHECK_NAME,
-                head_sha=head_sha,
-                title=report.title,
-                summary=report.summary,
-                external_id=str(number),
-                conclusion=report.conclusion,
-            )
-            return JobOutcome.REVIEWED
+            return self._no_dockerfile(number, head_sha, contents, allow_draft=allow_draft)
         run = self._start_check_run(number, head_sha)
         try:
-            return self._review_files(number, head_sha, run, config, dockerfiles, allow_draft=allow_draft)
+            return self._review_files(
+                number, head_sha, run, reader, contents, dockerfiles=dockerfiles, allow_draft=allow_draft
+            )
         except GoneError:
             self._finish(run, checkrun.skipped("The pull request or the repository is no longer there."))
             raise
         except Exception as exc:
             log.exception("%s #%d: review failed", self.repo, number)
+            if isinstance(exc, GitHubError) and is_retryable(exc) and not self.final:
+                raise  # the retry takes this check run over (`resume`)
             self._finish(run, checkrun.crashed(exc))
             if isinstance(exc, GitHubError):
                 raise  # run_job decides whether it is worth another attempt
             return JobOutcome.FAILED
+
+    def _no_dockerfile(
+        self, number: int, head_sha: str, contents: PullContents, *, allow_draft: bool
+    ) -> JobOutcome:
+        report = checkrun.no_dockerfile(contents.config)
+        self._complete_new_run(number, head_sha, report)
+        # Threads from when the PR changed a Dockerfile: no finding of this review is in them.
+        comments, nothing = contents.comments, frozenset[str]()
+        stale = stale_threads(comments, self.client.bot_login, nothing, nothing, nothing) if comments else ()
+        if not stale:
+            return JobOutcome.REVIEWED
+        pr = self.client.get_pull(self.repo, number)
+        if pr.head_sha != head_sha:
+            return JobOutcome.SUPERSEDED
+        if _skip_reason(pr, allow_draft) is not None:
+            return JobOutcome.SKIPPED
+        self._resolve(contents.threads, stale)
+        return JobOutcome.REVIEWED
 
     def _review_files(
         self,
         number: int,
         head_sha: str,
         run: CheckRun,
-        config: RepoConfig,
-        dockerfiles: list[ChangedFile],
+        reader: PullReader,
+        contents: PullContents,
         *,
+        dockerfiles: list[ChangedFile],
         allow_draft: bool,
     ) -> JobOutcome:
-        reports = Analyser(self.client, self.repo, head_sha, config).analyse(dockerfiles)
+        config = contents.config
+        reports = reader.analyse(dockerfiles, config)
         verdict = checkrun.check_report(reports, config, head_sha)
         items = [item for report in reports for item in file_items(report)]
-        existing = self.client.list_review_comments(self.repo, number)
+        existing = contents.comments
         bot_login = self.client.bot_login
         bodies: list[str] = []
         if needs_review_bodies(items, existing, bot_login):
@@ -247,19 +289,61 @@ class _Worker:
             if plan.body is not None:
                 self._post_review(number, head_sha, plan, marker)
             if plan.resolve:
-                self._resolve(number, plan.resolve)
+                self._resolve(contents.threads, plan.resolve)
         self._finish(run, verdict, strict=True)
         return JobOutcome.REVIEWED
 
-    def _config(self) -> RepoConfig:
+    def _unfinished_run(self, number: int, head_sha: str) -> CheckRun | None:
+        """Our check run for this PR at `head_sha` that an earlier attempt left in progress."""
+        for run in self.client.list_check_runs(self.repo, head_sha, CHECK_NAME):
+            if run.status != "completed" and run.external_id == str(number):
+                return run
+        return None
+
+    def _earlier_run(self, number: int, head_sha: str) -> CheckRun | None:
+        """The run an earlier attempt at this job made: unfinished, or (newest first) completed
+        after the job was admitted (GitHub's clock may be a few seconds behind ours)."""
+        assert self.resume_since is not None
+        since = self.resume_since - CLOCK_SKEW
+        for run in self.client.list_check_runs(self.repo, head_sha, CHECK_NAME):
+            if run.external_id != str(number):
+                continue
+            if run.status != "completed" or (run.started_at is not None and run.started_at >= since):
+                return run
+        return None
+
+    def _complete_new_run(self, number: int, head_sha: str, report: CheckReport) -> None:
+        """A check run created complete; an earlier attempt's unfinished one is completed instead,
+        and a create of unknown outcome is looked for before it is sent again."""
+        since = self.clock()
+        if self._earlier is not None:
+            self._finish(self._earlier, report, strict=True)
+            return
+
+        def create() -> None:
+            self.client.create_check_run(
+                self.repo,
+                name=CHECK_NAME,
+                head_sha=head_sha,
+                title=report.title,
+                summary=report.summary,
+                external_id=str(number),
+                conclusion=report.conclusion,
+            )
+
         try:
-            data = self.client.get_file(self.repo, CONFIG_PATH)
-        except FileTooLargeError:
-            error = ConfigError(1, f"configuration file is larger than {MAX_CONFIG_BYTES // 1024} KiB")
-            return RepoConfig(source=CONFIG_PATH, errors=(error,))
-        return parse_config(data, CONFIG_PATH) if data is not None else RepoConfig()
+            create()
+        except WriteOutcomeUnknownError:
+            for run in self.client.list_check_runs(self.repo, head_sha, CHECK_NAME):
+                created = run.started_at is not None and run.started_at >= since - CLOCK_SKEW
+                if run.external_id == str(number) and run.conclusion == report.conclusion and created:
+                    return
+            create()
 
     def _start_check_run(self, number: int, head_sha: str) -> CheckRun:
+        if self._earlier is not None:
+            return self._earlier
+
         def create() -> CheckRun:
             return self.client.create_check_run(
                 self.repo,
@@ -273,10 +357,7 @@ class _Worker:
         try:
             return create()
         except WriteOutcomeUnknownError:
-            for run in self.client.list_check_runs(self.repo, head_sha, CHECK_NAME):
-                if run.status != "completed" and run.external_id == str(number):
-                    return run
-            return create()
+            return self._unfinished_run(number, head_sha) or create()
 
     def _post_review(self, number: int, head_sha: str, plan: ReviewPlan, marker: str) -> None:
         assert plan.body is not None
@@ -331,15 +412,14 @@ class _Worker:
             self.client.delete_pending_review(self.repo, number, review.id)
         return False
 
-    def _resolve(self, number: int, roots: tuple[int, ...]) -> None:
-        """Resolve the threads started by `roots`, if still open and nobody else has spoken there
-        (GraphQL names the App without the REST "[bot]" suffix)."""
-        graphql_login = self.client.bot_login.removesuffix("[bot]")
+    def _resolve(self, threads: Sequence[ReviewThread], roots: tuple[int, ...]) -> None:
+        """Resolve the threads started by `roots`, if still open and nobody else has spoken there."""
+        bot_login = self.client.bot_login
         wanted = set(roots)
-        for thread in self.client.list_review_threads(self.repo, number):
+        for thread in threads:
             if thread.is_resolved or not thread.comments or thread.comments[0].database_id not in wanted:
                 continue
-            if any(comment.author != graphql_login for comment in thread.comments):
+            if any(comment.author != bot_login for comment in thread.comments):
                 continue
             self.client.resolve_review_thread(thread.id)
 
@@ -367,3 +447,23 @@ def _skip_reason(pr: PullRequest, allow_draft: bool) -> str | None:
     if pr.draft and not allow_draft:
         return "The pull request is a draft; Mountie reviews it once it is ready for review."
     return None
+
+
+def review_pull_request(
+    client: GitHubClient, repo: str, number: int, *, run_id: str, clock: Callable[[], float] = time.time
+) -> JobOutcome:
+    """One review of the pull request's current head outside the queue (`mountie review`).
+
+    Drafts are reviewed too (an explicit request); a closed pull request is SKIPPED. Every
+    GitHub error is raised to the caller, 404 included (`GoneError`). `run_id` goes in the review's
+    marker, as a job's delivery id does."""
+    job = Job(
+        kind=JobKind.REVIEW,
+        installation_id=client.installation_id,
+        repository=repo,
+        pr_number=number,
+        head_sha=None,
+        delivery_id=run_id,
+        event="mountie review",
+    )
+    return _Worker(job, client, clock).review(number, None, allow_draft=True)

@@ -1,5 +1,6 @@
-"""The receiver's decisions without HTTP: the enqueue-failure path (503, delivery not marked seen)
-and learning the App's slug from signed payloads. The HTTP behaviour is in test_webhook_server.py."""
+"""The receiver's decisions without HTTP, over the real SQLite queue: the enqueue-failure path
+(503, delivery not claimed) and learning the App's slug from signed payloads. The HTTP behaviour
+is in test_webhook_server.py; admission itself (both stores) in tests/jobs/test_store.py."""
 
 from __future__ import annotations
 
@@ -9,34 +10,43 @@ from typing import Any
 
 from bot.app.metrics import DELIVERIES, JOBS_ENQUEUED, MetricsStore
 from bot.app.receiver import Receiver
+from bot.app.settings import load_settings
 from bot.app.signature import sign
 from bot.app.slugs import SlugStore
-from bot.jobs.ledger import DeliveryLedger
 from bot.jobs.model import Job, JobKind
-from tests.app.support import APP_ID, SECRET, payload
+from bot.jobs.queue import HueyJobQueue, open_queue
+from tests.app.support import APP_ID, SECRET, app_env, payload
 
 
-class FakeQueue:
-    def __init__(self) -> None:
-        self.jobs: list[Job] = []
+class FailingQueue:
+    """The real queue, whose store fails the next `failures` submissions as a full disk would."""
+
+    def __init__(self, queue: HueyJobQueue) -> None:
+        self.queue = queue
         self.failures = 0
 
-    def enqueue(self, job: Job) -> None:
+    def submit(self, job: Job) -> bool:
         if self.failures:
             self.failures -= 1
             raise OSError("disk full")
-        self.jobs.append(job)
+        return self.queue.submit(job)
 
     def depth(self) -> dict[str, int]:
-        return {"pending": len(self.jobs), "scheduled": 0}
+        return self.queue.depth()
+
+    def ping(self) -> None:
+        self.queue.ping()
+
+    @property
+    def jobs(self) -> list[Job]:
+        return self.queue.pending_jobs()
 
 
-def make(tmp_path: Path) -> tuple[Receiver, FakeQueue]:
-    queue = FakeQueue()
+def make(tmp_path: Path) -> tuple[Receiver, FailingQueue]:
+    queue = FailingQueue(open_queue(load_settings(app_env(tmp_path))))
     receiver = Receiver(
         app_id=APP_ID,
         webhook_secret=SECRET,
-        ledger=DeliveryLedger(tmp_path / "deliveries.db"),
         queue=queue,
         metrics=MetricsStore(tmp_path / "metrics.db"),
         slugs=SlugStore(tmp_path),
@@ -55,7 +65,7 @@ def test_a_failed_enqueue_is_a_503_and_the_redelivery_is_accepted(tmp_path: Path
     queue.failures = 1
     first = deliver(receiver, "pull_request", "d-1", payload("pull_request.opened"))
     assert (first.status, first.outcome) == (503, "enqueue_failed")
-    assert not receiver.ledger.seen("d-1")
+    assert not queue.queue.store.seen("d-1") and queue.jobs == []
     again = deliver(receiver, "pull_request", "d-1", payload("pull_request.opened"))
     assert (again.status, again.outcome) == (202, "enqueued")
     assert [job.delivery_id for job in queue.jobs] == ["d-1"]

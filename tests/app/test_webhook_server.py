@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.app.settings import load_settings
 from bot.app.signature import sign
 from bot.app.webapp import MAX_BODY_BYTES
 from bot.jobs.model import Job, JobKind
-from bot.jobs.queue import HueyJobQueue, create_huey
-from bot.jobs.tasks import register_tasks
-from tests.app.support import APP_ID, SECRET, ServerProcess, payload
+from bot.jobs.queue import open_queue
+from tests.app.support import APP_ID, SECRET, ServerProcess, app_env, payload
 from tests.app.test_metrics import parse
 
 
@@ -31,8 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 def jobs_for(server: ServerProcess, delivery: str) -> list[Job]:
-    huey = create_huey(server.data_dir)
-    queue = HueyJobQueue(huey, register_tasks(huey))
+    queue = open_queue(load_settings(app_env(server.data_dir)))
     return [job for job in queue.pending_jobs() if job.delivery_id == delivery]
 
 

@@ -8,7 +8,9 @@ import github
 import pytest
 
 from bot.testing.github_emulator import GitHubEmulator
-from tests.emulator.support import REPO, Scenario, client, raw, review_scenario
+from bot.testing.github_emulator.diff import blob_sha
+from bot.testing.github_emulator.graphql import BLOB_TEXT_LIMIT
+from tests.emulator.support import APP_ID, HEAD_DOCKERFILE, REPO, Scenario, client, raw, review_scenario
 
 THREADS = """
 query($owner: String!, $name: String!, $number: Int!, $after: String) {
@@ -212,3 +214,85 @@ def test_pending_threads_are_hidden_from_others_and_read_only_users_cannot_resol
         ]
         == 3
     )
+
+
+FILES = """
+query($owner: String!, $name: String!, $config: String!, $file: String!, $dir: String!, $bin: String!,
+      $big: String!, $latin: String!, $gone: String!, $rev: String!) {
+  repository(owner: $owner, name: $name) {
+    defaultBranchRef { name target { ... on Commit { oid } } }
+    config: object(expression: $config) { ...B }
+    file: object(expression: $file) { ...B }
+    dir: object(expression: $dir) { __typename ...B }
+    bin: object(expression: $bin) { ...B }
+    big: object(expression: $big) { ...B }
+    latin: object(expression: $latin) { ...B }
+    gone: object(expression: $gone) { ...B }
+    rev: object(expression: $rev) { __typename ... on GitObject { abbreviatedOid } }
+  }
+}
+fragment B on Blob { oid byteSize isBinary isTruncated text }
+"""
+
+
+def test_files_at_a_revision_read_as_github_answers_them(emu: GitHubEmulator) -> None:
+    scenario = review_scenario(emu)
+    big = b"# " + b"x" * (BLOB_TEXT_LIMIT + 10) + b"\n"
+    latin = "LABEL author=Jos\xe9\n".encode("latin-1")
+    head = emu.add_commit(
+        REPO, {"docker/big": big, "docker/bin": b"\x7fELF\x00\x01", "latin": latin}, parent=scenario.head
+    )
+    variables = {
+        "owner": "octo",
+        "name": "app",
+        "config": "HEAD:.github/mountie.yml",  # HEAD: the default branch
+        "file": f"{head}:Dockerfile",
+        "dir": f"{head}:docker",
+        "bin": f"{head}:docker/bin",
+        "big": f"{head}:docker/big",
+        "latin": f"{head}:latin",
+        "gone": f"{scenario.base}:docker/big",  # not at that commit
+        "rev": head[:10],
+    }
+    data = query(emu, scenario.token, FILES, variables)
+    assert "errors" not in data
+    repo = data["data"]["repository"]
+    assert repo["defaultBranchRef"] == {"name": "main", "target": {"oid": scenario.base}}
+    assert repo["config"] is None and repo["gone"] is None  # a missing path is null, not an error
+    text = HEAD_DOCKERFILE.encode()
+    assert repo["file"] == {
+        "oid": blob_sha(text),
+        "byteSize": len(text),
+        "isBinary": False,
+        "isTruncated": False,
+        "text": HEAD_DOCKERFILE,
+    }
+    assert repo["dir"] == {"__typename": "Tree"}  # the Blob fragment does not apply
+    assert (repo["bin"]["isBinary"], repo["bin"]["text"], repo["bin"]["byteSize"]) == (True, None, 6)
+    assert (repo["big"]["isTruncated"], repo["big"]["byteSize"]) == (True, len(big))
+    assert len(repo["big"]["text"]) == BLOB_TEXT_LIMIT
+    # Not UTF-8: the text is not the bytes, which only the oid identifies.
+    assert repo["latin"]["text"] == "LABEL author=Jos\ufffd\n"
+    assert repo["latin"]["oid"] == blob_sha(latin) != blob_sha(repo["latin"]["text"].encode())
+    assert repo["rev"] == {"__typename": "Commit", "abbreviatedOid": head[:7]}
+
+
+def test_reading_files_needs_the_contents_permission(emu: GitHubEmulator) -> None:
+    scenario = review_scenario(emu)
+    emu.add_installation(7, APP_ID, "octo", permissions={"pull_requests": "write", "metadata": "read"})
+    token = emu.issue_installation_token(7)
+    text = 'query($e: String!) { repository(owner: "octo", name: "app") { object(expression: $e) { id } } }'
+    response = raw(
+        emu,
+        "POST",
+        "/graphql",
+        {"query": text, "variables": {"e": f"{scenario.head}:Dockerfile"}},
+        token=token,
+    )
+    assert response.body["data"] == {"repository": {"object": None}}
+    assert [(e["type"], e["path"]) for e in response.body["errors"]] == [
+        ("FORBIDDEN", ["repository", "object"])
+    ]
+    assert query(emu, scenario.token, text, {"e": f"{scenario.head}:Dockerfile"})["data"]["repository"][
+        "object"
+    ]

@@ -146,8 +146,13 @@ def test_threads_are_read_and_resolved_with_graphql(emu: GitHubEmulator, client:
     [comment] = client.list_review_comments(REPO, 7)
     emu.add_review_comment(REPO, 7, "bob", "why?", in_reply_to=comment.id)
     [thread] = client.list_review_threads(REPO, 7)
-    assert (thread.is_resolved, [c.author for c in thread.comments]) == (False, ["mountie", "bob"])
-    assert thread.comments[0].database_id == comment.id
+    # GraphQL says `mountie` for the App's bot user; the facade names it as REST does.
+    assert (thread.is_resolved, [c.author for c in thread.comments]) == (False, [BOT, "bob"])
+    assert (thread.path, thread.comments[0].line, thread.comments[0].database_id) == (
+        "Dockerfile",
+        2,
+        comment.id,
+    )
     client.resolve_review_thread(thread.id)
     assert [t.is_resolved for t in emu.review_threads(REPO, 7)] == [True]
 
@@ -249,3 +254,70 @@ def test_pending_reviews_and_review_comments_can_be_deleted(
     [comment] = client.list_review_comments(REPO, 7)
     client.delete_review_comment(REPO, comment.id)
     assert client.list_review_comments(REPO, 7) == []
+
+
+def test_read_pull_reads_files_and_threads_in_one_query(emu: GitHubEmulator, client: GitHubClient) -> None:
+    big = "# " + "x" * 600_000 + "\n"  # over GraphQL's text limit, under the 1 MB of the contents API
+    latin = "FROM alpine\nLABEL author=Jos\xe9\n".encode("latin-1")
+    head = open_pr(emu, {"Dockerfile": DOCKERFILE, "big/Dockerfile": big, "latin/Dockerfile": latin})
+    client.create_review(
+        REPO, 7, commit_id=head, body="b", comments=[InlineComment("Dockerfile", 2, None, "x", ())]
+    )
+    emu.clear_requests()
+    wanted = [f"{head}:Dockerfile", f"{head}:big/Dockerfile", f"{head}:latin/Dockerfile"]
+    snapshot = client.read_pull(REPO, 7, [*wanted, f"{head}:nope", f"{head}:big", "HEAD:README.md"])
+    assert [op for _, op, _ in api_calls(emu)] == ["graphql"]
+    blobs = snapshot.blobs
+    assert blobs[f"{head}:nope"] is None and blobs[f"{head}:big"] is None  # missing; a directory
+    exact = {expression: blob.exact if blob else None for expression, blob in blobs.items()}
+    assert exact[f"{head}:Dockerfile"] == DOCKERFILE.encode()
+    assert exact["HEAD:README.md"] == b"# app\n"
+    # GraphQL's text is not the file: cut short, or not UTF-8. The caller reads those with REST.
+    big_blob = blobs[f"{head}:big/Dockerfile"]
+    assert big_blob is not None and big_blob.truncated and big_blob.size == len(big)
+    assert exact[f"{head}:big/Dockerfile"] is None and exact[f"{head}:latin/Dockerfile"] is None
+    [thread] = snapshot.threads
+    assert (thread.path, [c.author for c in thread.comments]) == ("Dockerfile", [BOT])
+
+
+def test_read_pull_splits_many_files_and_pages_through_threads(
+    emu: GitHubEmulator, client: GitHubClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.github import client as client_module
+
+    monkeypatch.setattr(client_module, "OBJECTS_PER_QUERY", 2)
+    texts = {f"d{n}/Dockerfile": f"FROM alpine\nRUN echo {n}\n" for n in range(5)}
+    head = open_pr(emu, dict(texts))
+    for n in range(102):
+        emu.add_review_comment(REPO, 7, "bob", f"note {n}", path=f"d{n % 5}/Dockerfile", line=2)
+    emu.clear_requests()
+    wanted = [f"{head}:{path}" for path in texts]
+    snapshot = client.read_pull(REPO, 7, wanted)
+    # 5 files, 2 a query: 3 queries, the first with 100 threads; 1 more for the other 2 threads.
+    assert len(api_calls(emu)) == 4
+    read = [blob.exact if blob else None for blob in (snapshot.blobs[e] for e in wanted)]
+    assert read == [text.encode() for text in texts.values()]
+    assert [t.comments[0].body for t in snapshot.threads] == [f"note {n}" for n in range(102)]
+    assert client.read_files(REPO, wanted[:1]) == {wanted[0]: snapshot.blobs[wanted[0]]}
+
+
+def test_a_user_token_reads_but_has_no_app(emu: GitHubEmulator) -> None:
+    from bot.github.client import UserToken
+
+    open_pr(emu)
+    token = emu.add_user_token("ghp_reader", login="rae")
+    client = GitHubClient(UserToken(token, api_url=emu.url, app_slug="mountie"), 0, throttle=False)
+    assert client.get_pull(REPO, 7).author == "alice"
+    assert client.bot_login == BOT  # from the slug it was given: no JWT to ask GitHub with
+    assert (client.calls, client.token_requests) == (1, 0)
+    assert [r.actor for r in emu.requests] == ["rae"]
+
+
+def test_the_installation_is_found_from_the_repository(emu: GitHubEmulator, settings: AppSettings) -> None:
+    open_pr(emu)
+    client = GitHubClient.for_repository(settings, REPO, throttle=False)
+    assert client.installation_id == INSTALLATION_ID
+    assert client.get_pull(REPO, 7).number == 7
+    emu.add_repo("someone/else")  # Mountie is installed on octo only
+    with pytest.raises(GoneError):
+        GitHubClient.for_repository(settings, "someone/else", throttle=False)

@@ -18,8 +18,8 @@ import pytest
 from bot.app.metrics import JOBS_FINISHED, MetricsStore
 from bot.app.settings import AppSettings, load_settings
 from bot.jobs.model import Job, JobKind, JobOutcome
-from bot.jobs.queue import HueyJobQueue, create_huey
-from bot.jobs.tasks import register_tasks
+from bot.jobs.queue import open_queue
+from bot.jobs.tasks import Attempt
 from bot.jobs.worker import build_consumer
 from tests.app.support import ServerProcess, app_env
 
@@ -35,7 +35,7 @@ class SlowRunner:
         self.release = threading.Event()
         self.finished = threading.Event()
 
-    def __call__(self, job: Job, settings: AppSettings) -> JobOutcome:
+    def __call__(self, job: Job, settings: AppSettings, attempt: Attempt) -> JobOutcome:
         self.started.set()
         self.release.wait(self.seconds)
         self.finished.set()
@@ -57,8 +57,7 @@ def run_consumer_until_signal(
 
     Returns how long the consumer took to stop after the signal, and how many jobs are left queued."""
     settings = load_settings(app_env(tmp_path))
-    huey = create_huey(tmp_path)
-    HueyJobQueue(huey, register_tasks(huey)).enqueue(JOB)
+    open_queue(settings).submit(JOB)
     consumer = build_consumer(settings, workers=1, shutdown_timeout=shutdown_timeout, runner=runner)
     sent = []
 
@@ -70,7 +69,7 @@ def run_consumer_until_signal(
     threading.Thread(target=signal_when_started, daemon=True).start()
     consumer.run()
     stopped_after = time.monotonic() - sent[0]
-    return stopped_after, int(create_huey(tmp_path).pending_count())
+    return stopped_after, int(open_queue(settings).huey.pending_count())
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -96,9 +95,12 @@ def test_a_job_cut_off_by_the_shutdown_timeout_goes_back_on_the_queue(tmp_path: 
         runner.release.set()  # let the abandoned thread end
     assert stopped_after < 5
     assert left == 1
-    huey = create_huey(tmp_path)
-    (requeued,) = HueyJobQueue(huey, register_tasks(huey)).pending_jobs()
+    queue = open_queue(load_settings(app_env(tmp_path)))
+    (requeued,) = queue.pending_jobs()
     assert requeued == JOB
+    # Put back through the store: it counts as active again, and its retry resumes it.
+    entry = queue.store.entry(JOB.delivery_id)
+    assert entry is not None and entry.started and entry.active_at > entry.created_at
 
 
 def _wait_for(pattern: str, log: Path, timeout: float = 20) -> re.Match[str]:

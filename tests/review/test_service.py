@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from bot.app.settings import AppSettings
+from bot.config import CONFIG_LOCATIONS
 from bot.engine import lint_text
 from bot.github import GitHubClient, GitHubError, is_retryable
 from bot.jobs.model import Job, JobKind, JobOutcome
-from bot.review.analysis import needs_dockerignore
 from bot.review.markers import review_marker
 from bot.testing.github_emulator import FakeClock, GitHubEmulator
 from bot.testing.github_emulator.state import ReviewComment
@@ -24,6 +24,7 @@ from tests.github.harness import BOT, INSTALLATION_ID, REPO, Sleeps, api_calls, 
 MOTIVATING = (Path(__file__).parents[1] / "data" / "motivating.Dockerfile").read_text()
 # One BKM005 finding (a relative cache target without an id) whose message does not involve .dockerignore.
 RELATIVE_CACHE = "FROM alpine:3.20\nWORKDIR /app\nRUN --mount=type=cache,target=.cache make\n"
+DISABLE_BKM005 = "rules:\n  disable: [BKM005]\nbogus: 1\n"
 SUGGESTION = re.compile(r"```suggestion\n(.*?)```", re.DOTALL)
 
 
@@ -90,7 +91,15 @@ def apply_suggestion(text: str, comment: ReviewComment) -> str:
 
 
 def operations(emu: GitHubEmulator) -> list[str | None]:
-    return [op for _, op, _ in api_calls(emu)]
+    """Operation ids of the API calls, GraphQL ones as `graphql` (a query) or `graphql-mutation`."""
+    names: list[str | None] = []
+    for request in emu.requests:
+        if request.operation_id == "apps/create-installation-access-token":
+            continue
+        query = request.body.get("query", "") if isinstance(request.body, dict) else ""
+        mutation = request.operation_id == "graphql" and query.lstrip().startswith("mutation")
+        names.append("graphql-mutation" if mutation else request.operation_id)
+    return names
 
 
 # -- reviews ------------------------------------------------------------------------------------------
@@ -118,23 +127,20 @@ def test_motivating_dockerfile_gets_one_review_whose_suggestion_fixes_it(
     assert [
         (a.path, a.start_line, a.annotation_level) for a in check.annotations if "BKM001" in (a.title or "")
     ] == [("Dockerfile", 11, "failure")]
-    # 8 calls, plus 2 looking for the build context's ignore file when BKM001's message depends on it.
-    ignore_lookups = 2 if needs_dockerignore(lint_text(MOTIVATING, "Dockerfile")) else 0
+    # The issue's budget is 8: BKM001's message depends on the build context's ignore files, read
+    # in the same query as the configuration, the Dockerfile and the review threads.
     assert operations(emu) == [
         "pulls/list-files",
-        "repos/get-content",  # .github/mountie.yml on the default branch
+        "graphql",  # 4 configuration locations, Dockerfile, its 2 ignore files, review threads
         "checks/create",
-        "repos/get-content",  # Dockerfile at the head SHA
-        *["repos/get-content"] * ignore_lookups,  # Dockerfile.dockerignore, .dockerignore
-        "pulls/list-review-comments",
         "pulls/get",  # the head has not moved on
         "pulls/create-review",
         "checks/update",
     ]
-    assert run.client.calls == 8 + ignore_lookups
+    assert run.client.calls == 6
 
 
-def test_the_dockerignore_is_read_only_when_a_finding_depends_on_it(emu: GitHubEmulator, run: Runner) -> None:
+def test_the_dockerignore_of_the_build_context_is_used(emu: GitHubEmulator, run: Runner) -> None:
     # Dockerfile.dockerignore wins over .dockerignore, as with `docker build -f Dockerfile .`.
     head = open_pr(
         emu, {"Dockerfile": MOTIVATING, "Dockerfile.dockerignore": "target\n", ".dockerignore": "src\n"}
@@ -144,14 +150,15 @@ def test_the_dockerignore_is_read_only_when_a_finding_depends_on_it(emu: GitHubE
     without = [f.message for f in lint_text(MOTIVATING, "Dockerfile").findings if f.code == "BKM001"]
     assert without and without[0] not in comment.body  # linted again, knowing target/ is ignored
     assert "COPY . ." not in comment.body.split("**Fix:**")[0]
-    assert emu.count_requests(operation="repos/get-content") == 3  # config, Dockerfile, its ignore file
+    assert emu.count_requests(operation="repos/get-content") == 0  # all read in the one GraphQL query
+    assert run.client.calls == 6
 
 
 def test_a_pr_with_one_dockerfile_costs_at_most_8_calls(emu: GitHubEmulator, run: Runner) -> None:
     head = open_pr(emu, {"Dockerfile": RELATIVE_CACHE})
     assert run(job(head=head)) is JobOutcome.REVIEWED
     assert len(emu.review_comments(REPO, 7)) == 1
-    assert run.client.calls == len(api_calls(emu)) == 8
+    assert run.client.calls == len(api_calls(emu)) == 6  # the issue's budget: 8
     assert run.client.token_requests == 1
 
 
@@ -160,7 +167,7 @@ def test_a_pr_without_dockerfiles_gets_a_neutral_check_in_3_calls(emu: GitHubEmu
     assert run(job(head=head)) is JobOutcome.REVIEWED
     [check] = emu.check_runs(REPO, head)
     assert (check.status, check.conclusion, check.title) == ("completed", "neutral", "No Dockerfile changed")
-    assert operations(emu) == ["pulls/list-files", "repos/get-content", "checks/create"]
+    assert operations(emu) == ["pulls/list-files", "graphql", "checks/create"]
     assert emu.reviews(REPO, 7) == []
 
 
@@ -174,6 +181,60 @@ def test_config_globs_and_errors_from_the_default_branch(emu: GitHubEmulator, ru
     assert comment.path == "docker/app.df"
     [check] = emu.check_runs(REPO, head)
     assert "- line 4: unknown rule BKM999" in (check.summary or "")  # the PR's own config is not read
+    # docker/app.df is a Dockerfile only by the configuration: read in a second query.
+    assert operations(emu) == [
+        "pulls/list-files",
+        "graphql",
+        "checks/create",
+        "graphql",
+        "pulls/get",
+        "pulls/create-review",
+        "checks/update",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("locations", "source"),
+    [
+        ({".mountie.yaml": DISABLE_BKM005}, ".mountie.yaml"),
+        (
+            {".github/mountie.yaml": DISABLE_BKM005, ".mountie.yml": "fail-level: error\n"},
+            ".github/mountie.yaml",  # the first location that exists wins, as for `mountie check`
+        ),
+    ],
+)
+def test_every_configuration_location_is_read_in_the_same_query(
+    emu: GitHubEmulator, run: Runner, locations: dict[str, str], source: str
+) -> None:
+    base = emu.add_repo(REPO, files=locations)
+    head = emu.add_commit(REPO, {"Dockerfile": RELATIVE_CACHE})
+    emu.add_pull_request(REPO, 7, base, head, author="alice")
+    assert run(job(head=head)) is JobOutcome.REVIEWED
+    [check] = emu.check_runs(REPO, head)
+    assert (check.conclusion, check.title) == ("success", "No mount hazards found")  # BKM005 disabled
+    assert f"**`{source}` has errors;**" in (check.summary or "")  # its `bogus` key
+    assert emu.reviews(REPO, 7) == []
+    assert operations(emu) == ["pulls/list-files", "graphql", "checks/create", "checks/update"]
+    [query] = [r.body for r in emu.requests if r.operation_id == "graphql"]
+    assert {f"HEAD:{path}" for path in CONFIG_LOCATIONS} <= set(query["variables"].values())
+
+
+def test_a_pr_with_three_dockerfiles_costs_6_calls(emu: GitHubEmulator, run: Runner) -> None:
+    head = open_pr(emu, {f"{name}/Dockerfile": RELATIVE_CACHE for name in ("api", "web", "worker")})
+    assert run(job(head=head)) is JobOutcome.REVIEWED
+    assert sorted(c.path for c in emu.review_comments(REPO, 7)) == [
+        "api/Dockerfile",
+        "web/Dockerfile",
+        "worker/Dockerfile",
+    ]
+    assert operations(emu) == [
+        "pulls/list-files",
+        "graphql",  # 4 configuration locations, 3 Dockerfiles, 6 ignore files, review threads
+        "checks/create",
+        "pulls/get",
+        "pulls/create-review",
+        "checks/update",
+    ]
 
 
 def test_running_twice_posts_nothing_new(emu: GitHubEmulator, run: Runner) -> None:
@@ -182,7 +243,8 @@ def test_running_twice_posts_nothing_new(emu: GitHubEmulator, run: Runner) -> No
     emu.clear_requests()
     assert run(job(head=head)) is JobOutcome.REVIEWED
     assert len(emu.reviews(REPO, 7)) == 1 and len(emu.review_comments(REPO, 7)) == 1
-    assert "pulls/create-review" not in operations(emu) and "graphql" not in operations(emu)
+    assert operations(emu) == ["pulls/list-files", "graphql", "checks/create", "checks/update"]
+    assert run.client.calls == 4
     assert [c.conclusion for c in emu.check_runs(REPO, head)] == ["failure", "failure"]
 
 
@@ -199,6 +261,50 @@ def test_a_push_that_fixes_the_dockerfile_resolves_the_thread_and_turns_green(
     assert len(emu.reviews(REPO, 7)) == 1
     [check] = emu.check_runs(REPO, fixed)
     assert check.conclusion == "success"
+    # Resolved threads are known from the GraphQL read: the next run has nothing to write.
+    emu.clear_requests()
+    assert run(job(head=fixed)) is JobOutcome.REVIEWED
+    assert operations(emu) == ["pulls/list-files", "graphql", "checks/create", "checks/update"]
+
+
+def test_a_pr_that_stops_changing_dockerfiles_gets_its_threads_resolved(
+    emu: GitHubEmulator, run: Runner
+) -> None:
+    head = open_pr(emu, {"Dockerfile": MOTIVATING, "src/app.py": "print('hi')\n"})
+    run(job(head=head))
+    assert [t.is_resolved for t in emu.review_threads(REPO, 7)] == [False]
+    reverted = emu.add_commit(REPO, {"Dockerfile": None}, branch="feature-7")
+    emu.push(REPO, 7, reverted)
+    emu.clear_requests()
+    assert run(job(head=reverted)) is JobOutcome.REVIEWED
+    assert [t.is_resolved for t in emu.review_threads(REPO, 7)] == [True]
+    [check] = emu.check_runs(REPO, reverted)
+    assert (check.conclusion, check.title) == ("neutral", "No Dockerfile changed")
+    # 3 calls, and 2 only because Mountie had an open thread: the PR read again, the resolution.
+    assert operations(emu) == [
+        "pulls/list-files",
+        "graphql",
+        "checks/create",
+        "pulls/get",
+        "graphql-mutation",
+    ]
+    emu.clear_requests()
+    run(job(head=reverted))
+    assert operations(emu) == ["pulls/list-files", "graphql", "checks/create"]
+
+
+def test_threads_are_not_resolved_for_a_pr_that_moved_on(
+    emu: GitHubEmulator, run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = open_pr(emu, {"Dockerfile": MOTIVATING})
+    run(job(head=head))
+    reverted = emu.add_commit(REPO, {"Dockerfile": None}, branch="feature-7")
+    emu.push(REPO, 7, reverted)
+    newer = emu.add_commit(REPO, {"Dockerfile": MOTIVATING}, branch="feature-7")
+    client = run.new_client()
+    after(monkeypatch, client, "read_pull", lambda: emu.push(REPO, 7, newer))
+    assert run(job(head=reverted), client) is JobOutcome.SUPERSEDED
+    assert [t.is_resolved for t in emu.review_threads(REPO, 7)] == [False]
 
 
 def test_a_thread_someone_answered_is_left_alone(emu: GitHubEmulator, run: Runner) -> None:
@@ -306,7 +412,7 @@ def test_an_installation_token_expiring_mid_run_is_renewed(
     emu.token_lifetime = 120
     head = open_pr(emu, {"Dockerfile": RELATIVE_CACHE})
     client = run.new_client(clock=time.time)  # GitHub's clock runs ahead of ours
-    after(monkeypatch, client, "get_file", lambda: clock.advance(121))  # after the config read
+    after(monkeypatch, client, "read_pull", lambda: clock.advance(121))  # after the GraphQL read
     assert run(job(head=head), client) is JobOutcome.REVIEWED
     assert client.token_requests == 2 and emu.count_requests(status=401) == 1
     assert len(emu.reviews(REPO, 7)) == 1
@@ -317,7 +423,7 @@ def test_a_secondary_rate_limit_mid_run_is_waited_out(
 ) -> None:
     head = open_pr(emu, {"Dockerfile": RELATIVE_CACHE})
     client = run.new_client()
-    after(monkeypatch, client, "list_review_comments", lambda: emu.secondary_rate_limit(2))
+    after(monkeypatch, client, "read_pull", lambda: emu.secondary_rate_limit(2))
     assert run(job(head=head), client) is JobOutcome.REVIEWED
     assert sleeps.waits == [2.0]
     assert len(emu.reviews(REPO, 7)) == 1
@@ -330,7 +436,7 @@ def test_a_force_push_between_fetch_and_post_supersedes_the_result(
     head = open_pr(emu, {"Dockerfile": MOTIVATING})
     newer = emu.add_commit(REPO, {"Dockerfile": RELATIVE_CACHE}, parent=emu.pull_request(REPO, 7).base_sha)
     client = run.new_client()
-    after(monkeypatch, client, "list_review_comments", lambda: emu.push(REPO, 7, newer))
+    after(monkeypatch, client, "read_pull", lambda: emu.push(REPO, 7, newer))
     assert run(job(head=head), client) is JobOutcome.SUPERSEDED
     assert emu.reviews(REPO, 7) == [] and emu.review_comments(REPO, 7) == []
     [check] = emu.check_runs(REPO, head)
@@ -379,7 +485,7 @@ def test_a_github_outage_completes_the_check_run_and_is_raised_for_a_retry(
     emu: GitHubEmulator, run: Runner
 ) -> None:
     head = open_pr(emu, {"Dockerfile": RELATIVE_CACHE})
-    emu.fail_next(10, 500, operation="pulls/list-review-comments")
+    emu.fail_next(10, 500, operation="pulls/get")
     with pytest.raises(GitHubError) as caught:
         run(job(head=head))
     assert is_retryable(caught.value)
@@ -405,7 +511,7 @@ def test_a_bug_fails_the_job_and_completes_the_check_run(
     def broken(*args: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(client, "list_review_comments", broken)
+    monkeypatch.setattr(client, "get_pull", broken)
     assert run(job(head=head), client) is JobOutcome.FAILED
     [check] = emu.check_runs(REPO, head)
     assert (check.status, check.conclusion) == ("completed", "neutral")
@@ -462,3 +568,15 @@ def test_oversized_and_non_utf8_dockerfiles_are_reported_not_analysed(
     assert "- `big/Dockerfile`: file is over 1 MB; not analysed" in (check.summary or "")
     assert "- `latin/Dockerfile`: not UTF-8 text; not analysed" in (check.summary or "")
     assert emu.reviews(REPO, 7) == []
+    # The size comes with the GraphQL read; only the file whose text is not its bytes is read again.
+    assert emu.count_requests(operation="repos/get-content") == 1
+
+
+def test_a_dockerfile_too_long_for_graphql_text_is_read_with_rest(emu: GitHubEmulator, run: Runner) -> None:
+    padding = "".join(f"# {'x' * 70}\n" for _ in range(8000))  # ~580 KB: GraphQL cuts the text short
+    head = open_pr(emu, {"Dockerfile": padding + RELATIVE_CACHE})
+    assert run(job(head=head)) is JobOutcome.REVIEWED
+    [comment] = emu.review_comments(REPO, 7)
+    assert "BKM005" in comment.body and comment.line == 8003
+    assert emu.count_requests(operation="repos/get-content") == 1
+    assert run.client.calls == 7

@@ -32,6 +32,7 @@ class Response:
 class Settings:
     token_lifetime: float = 3600.0  # installation tokens: one hour on GitHub
     manifest_code_lifetime: float = 3600.0
+    web_login: str = "octocat"  # the account "signed in" to the web pages (`web.py`)
 
 
 @dataclass

@@ -3,6 +3,7 @@ handler -> (lost-response faults) -> optional response validation, with every re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -14,7 +15,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bot.testing.github_emulator import graphql
+from bot.testing.github_emulator import graphql, web
 from bot.testing.github_emulator.auth import Principal, authenticate
 from bot.testing.github_emulator.clock import Clock
 from bot.testing.github_emulator.context import Context, Response, Settings
@@ -22,7 +23,7 @@ from bot.testing.github_emulator.errors import ApiError
 from bot.testing.github_emulator.faults import Faults, RateLimits
 from bot.testing.github_emulator.handlers import HANDLERS
 from bot.testing.github_emulator.render import Renderer
-from bot.testing.github_emulator.state import Store
+from bot.testing.github_emulator.state import ManifestCode, Store
 from bot.testing.github_emulator.validation import (
     Operation,
     RequestInvalid,
@@ -86,6 +87,8 @@ class Dispatcher:
     def handle(self, method: str, target: str, headers: Mapping[str, str], raw_body: bytes) -> HttpResult:
         """Serve one request; `headers` must have lowercase names."""
         parsed = urlsplit(target)
+        if web.is_web_path(method, parsed.path):
+            return self._web(method, parsed.path, parsed.query, headers, raw_body)
         path, query = parsed.path, parse_qs(parsed.query, keep_blank_values=True)
         matched = self.spec.match(method, path)
         operation = matched[0] if matched else None
@@ -156,6 +159,33 @@ class Dispatcher:
                 self._violation("response", record, problem)
         record.status = response.status
         return self._encode(response, request_id)
+
+    def _web(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], raw_body: bytes
+    ) -> HttpResult:
+        """A github.com web page of the manifest flow (`web.py`): HTML, outside the OpenAPI checks."""
+        record = RequestRecord(method, path, parse_qs(query), web.operation_name(path))
+        with self._log_lock:
+            self.requests.append(record)
+        result = web.handle(
+            self.store,
+            path,
+            query,
+            headers,
+            raw_body,
+            web_login=self.settings.web_login,
+            create_code=self.create_manifest_code,
+        )
+        record.status = result.status
+        return HttpResult(result.status, result.headers, result.body)
+
+    def create_manifest_code(self, manifest: Mapping[str, object], owner: str) -> str:
+        """The single-use `code` of the manifest flow (converted by `apps/create-from-manifest`)."""
+        with self.store.lock:
+            code = hashlib.sha1(f"manifest:{self.store.next_id()}".encode()).hexdigest()[:20]
+            self.store.manifest_codes[code] = ManifestCode(code, self.clock.now(), dict(manifest), owner)
+            self.store.user(owner)
+            return code
 
     def _rate_snapshot(self, principal: Principal | None, resource: str) -> dict[str, str]:
         key = principal.rate_key if principal else "anonymous:"

@@ -33,7 +33,6 @@ from bot.testing.github_emulator.state import (
     Commit,
     Installation,
     IssueComment,
-    ManifestCode,
     PermissionLevel,
     PullRequest,
     Reaction,
@@ -234,13 +233,7 @@ class GitHubEmulator:
         self, manifest: Mapping[str, object] | None = None, owner: str = "mountie-dev"
     ) -> str:
         """The `code` GitHub appends to the manifest flow's redirect URL (single use, one hour)."""
-        with self.store.lock:
-            code = hashlib.sha1(f"manifest:{self.store.next_id()}".encode()).hexdigest()[:20]
-            self.store.manifest_codes[code] = ManifestCode(
-                code, self.clock.now(), dict(manifest or {}), owner
-            )
-            self.store.user(owner)
-            return code
+        return self._dispatcher.create_manifest_code(manifest or {}, owner)
 
     # -- setup: repositories, commits, pull requests ------------------------------------------------
 

@@ -5,17 +5,27 @@ nodes|edges { id isResolved isOutdated path line ... comments(first) { nodes { d
 { login } } } } pageInfo totalCount } } }`, `viewer { login }`, `node(id)` for threads, and the mutations
 `resolveReviewThread` / `unresolveReviewThread`. Like GitHub, a bot's GraphQL `login` has no `[bot]`
 suffix (REST says `mountie[bot]`, GraphQL says `mountie`). Errors use GitHub's messages and `type`s.
+
+Files: `repository { defaultBranchRef { name target { oid } } object(expression: "REV:PATH") { ... on
+Blob { oid byteSize isBinary isTruncated text } } }`, REV a branch, a (short) SHA or `HEAD` (the
+default branch). As on GitHub, an expression that names nothing is `null` without an error (a
+directory is a `Tree`, a bare REV a `Commit`); reading needs `contents: read`. `text` is null for
+a binary blob (a NUL byte in its first 8000 bytes, git's test), holds undecodable bytes as U+FFFD
+(GitHub documents no transcoding; only `oid` names the exact bytes), and stops at
+`BLOB_TEXT_LIMIT` bytes with `isTruncated` true.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.testing.github_emulator.auth import Principal, check_repo_access
 from bot.testing.github_emulator.clock import iso8601
+from bot.testing.github_emulator.diff import blob_sha
 from bot.testing.github_emulator.errors import ApiError
 from bot.testing.github_emulator.graphql_syntax import (
     Document,
@@ -27,9 +37,22 @@ from bot.testing.github_emulator.graphql_syntax import (
     Variable,
     parse,
 )
-from bot.testing.github_emulator.state import PullRequest, Repo, ReviewComment, ReviewThread, Store, node_id
+from bot.testing.github_emulator.state import (
+    Commit,
+    PullRequest,
+    Repo,
+    ReviewComment,
+    ReviewThread,
+    Store,
+    node_id,
+)
 
 MAX_PAGE = 100
+# GitHub truncates `Blob.text` at an undocumented size, reported as about 500 KB
+# (orbiting/backends#116, graphql-hive/graphql-inspector#2079); `isTruncated` says so.
+BLOB_TEXT_LIMIT = 512 * 1024
+BINARY_SNIFF = 8000  # git calls a blob binary when a NUL byte appears in its first 8000 bytes
+GIT_OBJECTS = ("Blob", "Tree", "Commit")
 
 Resolver = Callable[[dict[str, Any]], Any]
 
@@ -48,6 +71,11 @@ class GraphQLError(Exception):
 class Obj:
     typename: str
     fields: dict[str, tuple[tuple[str, ...], Resolver]]  # field -> (accepted arguments, resolver)
+
+
+def _object_node_id(prefix: str, key: str) -> str:
+    """A global node id for a git object or ref (keyed by its oid or name rather than a number)."""
+    return f"{prefix}_kwDO{hashlib.sha1(key.encode()).hexdigest()[:16]}"
 
 
 def _cursor(index: int) -> str:
@@ -179,6 +207,97 @@ class Executor:
                 "nameWithOwner": ((), lambda a: repo.full_name),
                 "owner": ((), lambda a: self.actor(repo.owner)),
                 "pullRequest": (("number",), lambda a: self.pull_request(repo, a["number"])),
+                "defaultBranchRef": ((), lambda a: self.branch_ref(repo, repo.default_branch)),
+                "object": (("expression", "oid"), lambda a: self.git_object(repo, a)),
+            },
+        )
+
+    def branch_ref(self, repo: Repo, name: str) -> Obj:
+        commit = repo.commits[repo.branches[name]]
+        return Obj(
+            "Ref",
+            {
+                "id": ((), lambda a: _object_node_id("REF", f"{repo.id}:{name}")),
+                "name": ((), lambda a: name),
+                "prefix": ((), lambda a: "refs/heads/"),
+                "target": ((), lambda a: self.commit(commit)),
+            },
+        )
+
+    def git_object(self, repo: Repo, args: dict[str, Any]) -> Obj | None:
+        """`object(expression:)`: `REV`, `REV:` (the root tree) or `REV:PATH`; `object(oid:)`."""
+        try:
+            check_repo_access(self.store, self.principal, "repos/get-content", repo)
+        except ApiError as exc:
+            raise GraphQLError(exc.message, type_="FORBIDDEN") from exc
+        expression, oid = args.get("expression"), args.get("oid")
+        if (expression is None) == (oid is None):
+            raise GraphQLError("Exactly one of `expression` or `oid` must be provided.", fatal=True)
+        if oid is not None:
+            return self._object_by_oid(repo, str(oid))
+        revision, colon, path = str(expression).partition(":")
+        commit = repo.resolve(repo.default_branch if revision == "HEAD" else revision)
+        if commit is None:
+            return None
+        if not colon:
+            return self.commit(commit)
+        path = path.strip("/")
+        if path in commit.tree:
+            return self.blob(commit.tree[path])
+        prefix = f"{path}/" if path else ""
+        if any(name.startswith(prefix) for name in commit.tree):
+            return self.tree(commit, path)
+        return None
+
+    def _object_by_oid(self, repo: Repo, oid: str) -> Obj | None:
+        if oid in repo.commits:
+            return self.commit(repo.commits[oid])
+        for commit in repo.commits.values():
+            for content in commit.tree.values():
+                if blob_sha(content) == oid:
+                    return self.blob(content)
+        return None
+
+    def blob(self, content: bytes) -> Obj:
+        oid = blob_sha(content)
+        binary = b"\x00" in content[:BINARY_SNIFF]
+        truncated = len(content) > BLOB_TEXT_LIMIT
+        return Obj(
+            "Blob",
+            {
+                "id": ((), lambda a: _object_node_id("B", oid)),
+                "oid": ((), lambda a: oid),
+                "abbreviatedOid": ((), lambda a: oid[:7]),
+                "byteSize": ((), lambda a: len(content)),
+                "isBinary": ((), lambda a: binary),
+                "isTruncated": ((), lambda a: truncated),
+                "text": (
+                    (),
+                    lambda a: None if binary else content[:BLOB_TEXT_LIMIT].decode("utf-8", "replace"),
+                ),
+            },
+        )
+
+    def tree(self, commit: Commit, path: str) -> Obj:
+        oid = blob_sha(f"tree\0{commit.sha}\0{path}".encode())
+        return Obj(
+            "Tree",
+            {
+                "id": ((), lambda a: _object_node_id("T", oid)),
+                "oid": ((), lambda a: oid),
+                "abbreviatedOid": ((), lambda a: oid[:7]),
+            },
+        )
+
+    def commit(self, commit: Commit) -> Obj:
+        return Obj(
+            "Commit",
+            {
+                "id": ((), lambda a: _object_node_id("C", commit.sha)),
+                "oid": ((), lambda a: commit.sha),
+                "abbreviatedOid": ((), lambda a: commit.sha[:7]),
+                "message": ((), lambda a: commit.message),
+                "committedDate": ((), lambda a: iso8601(commit.created_at)),
             },
         )
 
@@ -401,7 +520,9 @@ class Executor:
                 type_condition, inner = self.document.fragments[selection.name]
             else:
                 type_condition, inner = selection.type_condition, selection.selections
-            if type_condition in (None, obj.typename, "Node", "Actor"):
+            if type_condition in (None, obj.typename, "Node", "Actor") or (
+                type_condition == "GitObject" and obj.typename in GIT_OBJECTS
+            ):
                 fields.extend(self.flatten(obj, inner))
         return fields
 
