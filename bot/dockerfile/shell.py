@@ -147,9 +147,14 @@ def tokenize(script: str) -> list[Token]:
     return tokens
 
 
-def commands(script: str, tokens: Sequence[Token] | None = None) -> list[SimpleCommand]:
+def commands(script: str, tokens: Sequence[Token] | None = None, *, depth: int = 0) -> list[SimpleCommand]:
     """Simple commands in order, with the directory an earlier `cd` moved to. `tokens`, when
-    given, are `tokenize(script)` (read once, shared by every reader of the same script)."""
+    given, are `tokenize(script)` (read once, shared by every reader of the same script).
+
+    The script of `sh -c '...'` (bash, ash, dash too) follows its command, read the same way, so
+    a build wrapped in a shell is seen; its commands carry the wrapper's span and start in the
+    wrapper's directory.
+    """
     result: list[SimpleCommand] = []
     cwd: str | None = None
     words: list[str] = []
@@ -166,6 +171,17 @@ def commands(script: str, tokens: Sequence[Token] | None = None) -> list[SimpleC
         if words or redirects:
             command = SimpleCommand(tuple(words), assignments, tuple(redirects), cwd, start, end)
             result.append(command)
+            inner = _wrapped_script(command)
+            if inner is not None and depth < _MAX_WRAPPING:
+                for nested in commands(inner, depth=depth + 1):
+                    nested_cwd = nested.cwd
+                    if cwd is not None:
+                        nested_cwd = cwd if nested_cwd is None else _join_cwd(cwd, nested_cwd)
+                    result.append(
+                        SimpleCommand(
+                            nested.words, nested.assignments, nested.redirects, nested_cwd, start, end
+                        )
+                    )
             if command.words and command.words[0] == "cd" and len(command.words) > 1:
                 target = command.words[1]
                 cwd = target if target.startswith("/") or cwd is None else f"{cwd}/{target}"
@@ -195,6 +211,26 @@ def commands(script: str, tokens: Sequence[Token] | None = None) -> list[SimpleC
         index += 1
     flush()
     return result
+
+
+_SHELLS = frozenset({"sh", "bash", "ash", "dash"})
+_MAX_WRAPPING = 3
+
+
+def _wrapped_script(command: SimpleCommand) -> str | None:
+    """The script of `sh -c SCRIPT` (also `-ec`, `-euxc`, ...), if `command` is one."""
+    if command.name not in _SHELLS:
+        return None
+    for index, word in enumerate(command.words[1:-1], start=1):
+        if not word.startswith("-") or word.startswith("--"):
+            return None
+        if "c" in word[1:]:
+            return command.words[index + 1]
+    return None
+
+
+def _join_cwd(outer: str, inner: str) -> str:
+    return inner if inner.startswith("/") else f"{outer}/{inner}"
 
 
 def trailing_comment_start(script: str) -> int | None:
