@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.dockerfile.jsonargs import GO_SPACE
 
@@ -14,8 +14,7 @@ _PLAIN_FLAG = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Flag:
+class Flag(NamedTuple):
     name: str  # without the leading dashes, as written (flag names are case-sensitive)
     value: str | None  # None for a bare `--link`
     raw: str  # the flag word after quote removal, e.g. `--mount=type=cache,target=/x`

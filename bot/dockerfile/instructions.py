@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.dockerfile.errors import DockerfileSyntaxError
 from bot.dockerfile.flags import Flag, parse_flags
@@ -29,8 +29,7 @@ ALLOWED_FLAGS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Instruction:
+class Instruction(NamedTuple):
     keyword: str  # upper-case
     written_keyword: str  # as in the source (`run`, `Run`, ...)
     raw: RawInstruction

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 from bot.dockerfile import paths
 from bot.dockerfile.errors import DockerfileSyntaxError, Problem
@@ -33,14 +34,12 @@ PLATFORM_ARGS = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class Workdir:
+class Workdir(NamedTuple):
     path: str
     assumed: bool  # True when it rests on an unknown base image's WORKDIR (taken as `/`)
 
 
-@dataclass(frozen=True, slots=True)
-class Word:
+class Word(NamedTuple):
     """One argument word with its span in the instruction's logical line and its expanded value."""
 
     text: str
@@ -49,16 +48,14 @@ class Word:
     value: str | None  # None when it depends on an unresolvable variable
 
 
-@dataclass(frozen=True, slots=True)
-class CopySpec:
+class CopySpec(NamedTuple):
     sources: tuple[Word, ...]
     dest: Word
     from_stage: str | None  # `--from` as written
     heredoc_sources: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ResolvedMount:
+class ResolvedMount(NamedTuple):
     mount: Mount
     target: str | None  # absolute, resolved against the RUN's WORKDIR; None when unresolved
 
@@ -219,6 +216,15 @@ class _Builder:
         self.user_known = True
         self.shell: tuple[str, ...] = DEFAULT_SHELL
         self.final_states: dict[int, _StageState] = {}
+        # The scope in force, made once until an ARG, ENV or FROM changes it: steps share it.
+        self._scope: Scope | None = None
+        self._handlers: dict[str, Callable[[Instruction], None]] = {
+            "ARG": self._arg,
+            "ENV": self._env,
+            "WORKDIR": self._workdir,
+            "USER": self._user,
+            "SHELL": self._shell,
+        }
 
     def build(self) -> None:
         for raw in self.scan.instructions:
@@ -240,8 +246,10 @@ class _Builder:
     # -- scope -------------------------------------------------------------------------------------
 
     def scope(self) -> Scope:
-        values: dict[str, str | None] = {**self.args, **self.env}
-        return Scope(values, self.env_complete)
+        if self._scope is None:
+            values: dict[str, str | None] = {**self.args, **self.env}
+            self._scope = Scope(values, self.env_complete)
+        return self._scope
 
     def _expand(self, word: str) -> str | None:
         return expand(word, self.scope(), self.escape)
@@ -279,13 +287,7 @@ class _Builder:
         elif keyword in ("COPY", "ADD"):
             step.copy = self._copy_spec(ins)
         self.stage.steps.append(step)
-        handler = {
-            "ARG": self._arg,
-            "ENV": self._env,
-            "WORKDIR": self._workdir,
-            "USER": self._user,
-            "SHELL": self._shell,
-        }.get(keyword)
+        handler = self._handlers.get(keyword)
         if handler is not None:
             handler(ins)
 
@@ -331,6 +333,7 @@ class _Builder:
             self.workdir = Workdir((defaults.workdir if defaults else None) or "/", not known)
             self.user, self.user_known = None, True
             self.shell = DEFAULT_SHELL
+        self._scope = None
         stage = Stage(
             index=index,
             name=name,
@@ -370,6 +373,7 @@ class _Builder:
             else:
                 value = self.global_values.get(name)
             self.args[name] = value
+            self._scope = None
         self._remember_stage_state()
 
     def _env(self, ins: Instruction) -> None:
@@ -382,6 +386,7 @@ class _Builder:
             if not value.strip():
                 raise DockerfileSyntaxError(ins.start_line, "ENV must have two arguments")
             self.env[name] = self._expand(value.strip())
+            self._scope = None
         else:
             updates: dict[str, str | None] = {}
             for word in words:
@@ -393,6 +398,7 @@ class _Builder:
                 # All pairs of one ENV see the scope from before that ENV.
                 updates[name] = self._expand(value)
             self.env.update(updates)
+            self._scope = None
         self._remember_stage_state()
 
     def _workdir(self, ins: Instruction) -> None:

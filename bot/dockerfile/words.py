@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # `${A:-${B:-...}}` nested deeper than this is left unresolved (the expander recurses per level).
@@ -16,8 +16,7 @@ MAX_NESTING = 100
 _WHITESPACE_WORD = re.compile(r"\S+")
 
 
-@dataclass(frozen=True, slots=True)
-class Scope:
+class Scope(NamedTuple):
     """Variables visible at one instruction.
 
     `values[name]` is the value, or None when the variable is declared but its value is unknown.
