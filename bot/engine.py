@@ -10,6 +10,7 @@ from bot.dockerfile.errors import Problem
 from bot.dockerfile.model import Dockerfile, parse_dockerfile
 from bot.rules import ALL_RULES
 from bot.rules.base import Finding, Rule, Severity
+from bot.suppressions import NONE as NO_SUPPRESSIONS
 from bot.suppressions import read_suppressions
 
 if TYPE_CHECKING:
@@ -97,15 +98,35 @@ def lint_text(text: str, path: str = "Dockerfile", options: LintOptions | None =
     if too_big is not None:
         return LintResult(path, (), (too_big,), dockerfile)
     analysis = Analysis(dockerfile, options.dockerignore, options.fix_options)
-    suppressions = read_suppressions(dockerfile, (rule.code for rule in ALL_RULES))
+    suppressions = read_suppressions(dockerfile, _ALL_CODES)
     findings: list[Finding] = []
-    for rule in options.rules:
+    overrides = options.severity_overrides
+    for rule in options.rules if analysis.has_mounts else _without_mounts(options.rules):
         if rule.code in suppressions.file_codes:
             continue
-        override = options.severity_overrides.get(rule.code)
+        override = overrides.get(rule.code) if overrides else None
         for finding in analysis.findings(rule):
             findings.append(finding if override is None else replace(finding, severity=override))
-    findings = suppressions.filter(findings)
+    if suppressions is not NO_SUPPRESSIONS:
+        findings = suppressions.filter(findings)
     findings.sort(key=lambda f: (f.line, f.column, f.code))
     problems = (*dockerfile.problems, *suppressions.problems)
     return LintResult(path, tuple(findings), tuple(sorted(problems, key=lambda p: p.line)), dockerfile)
+
+
+_ALL_CODES = frozenset(rule.code for rule in ALL_RULES)
+
+
+# id(rules) -> (rules, those of them that run without mounts); by identity, since hashing the
+# rules (every field, docs included) would cost more than filtering them.
+_WITHOUT_MOUNTS: dict[int, tuple[tuple[Rule, ...], tuple[Rule, ...]]] = {}
+
+
+def _without_mounts(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """The rules that look at a Dockerfile without any `--mount` (the others find nothing there)."""
+    cached = _WITHOUT_MOUNTS.get(id(rules))
+    if cached is None or cached[0] is not rules:
+        if len(_WITHOUT_MOUNTS) > 64:
+            _WITHOUT_MOUNTS.clear()
+        cached = _WITHOUT_MOUNTS[id(rules)] = (rules, tuple(rule for rule in rules if not rule.needs_mounts))
+    return cached[1]

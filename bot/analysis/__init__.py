@@ -31,11 +31,11 @@ class Analysis:
     _findings: dict[int, tuple[Rule, tuple[Finding, ...]]] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
-    _has_mounts: bool = field(default=False, init=False, repr=False, compare=False, hash=False)
+    has_mounts: bool = field(default=False, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         has_mounts = any(step.mounts for step in self.dockerfile.steps())
-        object.__setattr__(self, "_has_mounts", has_mounts)
+        object.__setattr__(self, "has_mounts", has_mounts)
 
     def findings(self, rule: Rule) -> tuple[Finding, ...]:
         """`rule`'s findings on this analysis, computed once: the engine's run and the fix plan's
@@ -44,7 +44,7 @@ class Analysis:
         `needs_mounts` is not run on a Dockerfile without any `--mount`."""
         cached = self._findings.get(id(rule))
         if cached is None:
-            found = tuple(rule.check(self)) if self._has_mounts or not rule.needs_mounts else ()
+            found = tuple(rule.check(self)) if self.has_mounts or not rule.needs_mounts else ()
             cached = self._findings[id(rule)] = (rule, found)
         return cached[1]
 

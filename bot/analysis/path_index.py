@@ -47,12 +47,20 @@ def _add(positions: list[int], position: int) -> None:
         positions.append(position)
 
 
+# Chains up to this many steps are not indexed: walking them whole costs less than building the
+# trie (which asks every step what it touches), and the walks' results are the same either way.
+_SMALL = 32
+
+
 class PathIndex:
     """The steps of `chain` by the paths `touched(step)` names (None entries are ignored)."""
 
     def __init__(self, chain: list[Step], touched: Touched) -> None:
         self.chain = chain
         self._root = _Node()
+        self._small = len(chain) <= _SMALL
+        if self._small:
+            return  # `related` answers every position: the callers' own tests decide
         for position, step in enumerate(chain):
             for path in touched(step):
                 if path is not None:
@@ -73,7 +81,10 @@ class PathIndex:
     def related(self, path: str, below: int | None = None) -> Iterator[int]:
         """Positions (< `below`, default all) of the steps touching a path at, above or below
         `path`, latest first, each once."""
-        limit = len(self.chain) if below is None else below
+        limit = len(self.chain) if below is None else min(below, len(self.chain))
+        if self._small:
+            yield from range(limit - 1, -1, -1)
+            return
         lists: list[list[int]] = []
         nodes = [self._root]
         for part in paths.parts(path):

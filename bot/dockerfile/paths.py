@@ -11,7 +11,6 @@ import fnmatch
 import posixpath
 from functools import lru_cache
 
-_GLOB_CHARS = frozenset("*?[")
 _MEMO_LIMIT = 512
 _MEMO_SIZE = 8192
 
@@ -43,7 +42,7 @@ def join(base: str, path: str) -> str:
 
 
 def has_glob(path: str) -> bool:
-    return any(ch in _GLOB_CHARS for ch in path)
+    return "*" in path or "?" in path or "[" in path  # three scans in C beat one in Python
 
 
 def _parts(path: str) -> tuple[str, ...]:

@@ -16,7 +16,9 @@ inside continuations, `# escape=` after `# check=`, and 0-based lines. It follow
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 from bot.dockerfile.errors import DockerfileSyntaxError
@@ -46,6 +48,10 @@ class Piece(NamedTuple):
     offset: int  # offset in the logical line
     line: int  # 1-based physical line
     column: int  # 0-based column in that physical line
+
+
+# `Piece(...)` runs a Python-level `__new__`; building the tuple directly skips that call.
+_piece: Callable[[tuple[int, int, int]], Piece] = partial(tuple.__new__, Piece)
 
 
 class RawInstruction(NamedTuple):
@@ -150,7 +156,7 @@ def scan(text: str) -> Scan:
         tail = stripped_left.rstrip(" \t")
         ends = not tail.endswith(escape) or (len(tail) > 1 and tail[-2] == escape)
         logical = stripped_left if ends else tail[:-1]
-        pieces = [Piece(0, line_no, len(trimmed) - len(stripped_left))]
+        pieces = [_piece((0, line_no, len(trimmed) - len(stripped_left)))]
         start_line = line_no
         end_line = line_no
         while not ends and index < total:
@@ -163,7 +169,7 @@ def scan(text: str) -> Scan:
             if body[0] == "#":
                 comments.append(Comment(end_line, body[1:].strip()))
                 continue
-            pieces.append(Piece(len(logical), end_line, 0))
+            pieces.append(_piece((len(logical), end_line, 0)))
             tail = trimmed.rstrip(" \t")
             ends = not tail.endswith(escape) or (len(tail) > 1 and tail[-2] == escape)
             logical += trimmed if ends else tail[:-1]

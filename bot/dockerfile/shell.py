@@ -8,8 +8,9 @@ semantics) are read as plain command lists, which is enough to find builds and c
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
 
 _OPERATORS = ("&&", "||", ";;", ";", "|", "&", "\n", "(", ")")
@@ -28,6 +29,10 @@ class Token(NamedTuple):
     start: int
     end: int
     quoted: bool = False
+
+
+# `Token(...)` runs a Python-level `__new__`; building the tuple directly skips that call.
+_token: Callable[[tuple[str, str, int, int, bool]], Token] = partial(tuple.__new__, Token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,17 @@ _PLAIN = re.compile(r"[^ \t\r\n;&|()<>\\'\"$]+")
 _BLANKS = re.compile(r"[ \t\r]+")
 
 
+# The common tokens in one match: blanks, line continuations and comments (skipped), redirections
+# (`2>`, `&>`; a lone `&` is an operator), operators, and whole words without quotes, escapes or
+# `$` (possessive, so a word that goes on with a quote fails at once and takes the loop below).
+_COMMON = re.compile(
+    r"(?P<skip>[ \t\r]+|\\\n|\#[^\n]*+)"
+    r"|(?P<redirect>\d*+(?:>>|>\||>&|>|<<-|<<<|<<|<&|<>|<)|&(?:>>|>\||>&|>))"
+    r"|(?P<op>&&|\|\||;;|[;&|\n()])"
+    r"|(?P<word>[^ \t\r\n;&|()<>\\'\"$]++)(?=[ \t\r\n;&|()<>]|\Z)"
+)
+
+
 def tokenize(script: str) -> list[Token]:
     tokens: list[Token] = []
     append = tokens.append
@@ -63,7 +79,16 @@ def tokenize(script: str) -> list[Token]:
     n = len(script)
     plain = _PLAIN.match
     redirect_at = _REDIRECT.match
+    common = _COMMON.match
     while i < n:
+        fast = common(script, i)
+        if fast is not None:
+            kind = fast.lastgroup
+            end = fast.end()
+            if kind != "skip":
+                append(_token((kind or "word", fast.group(), i, end, False)))
+            i = end
+            continue
         ch = script[i]
         if ch in " \t\r":
             blanks = _BLANKS.match(script, i)
@@ -80,12 +105,12 @@ def tokenize(script: str) -> list[Token]:
             # `2>`, `&>`, `<<-` ...; `&` alone is an operator, and a word may start with digits.
             redirect = redirect_at(script, i)
             if redirect is not None and (redirect.group(1) != "&" or redirect.group(2).startswith(">")):
-                append(Token("redirect", redirect.group(0), i, redirect.end()))
+                append(_token(("redirect", redirect.group(0), i, redirect.end(), False)))
                 i = redirect.end()
                 continue
         if ch in "&|;\n()":
             op = ch * 2 if ch in "&|;" and script.startswith(ch * 2, i) else ch
-            append(Token("op", op, i, i + len(op)))
+            append(_token(("op", op, i, i + len(op), False)))
             i += len(op)
             continue
         start = i
@@ -143,7 +168,7 @@ def tokenize(script: str) -> list[Token]:
                 continue
             out.append(ch)
             i += 1
-        append(Token("word", "".join(out), start, i, quoted))
+        append(_token(("word", "".join(out), start, i, quoted)))
     return tokens
 
 
