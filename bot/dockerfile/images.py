@@ -7,6 +7,7 @@ an unknown WORKDIR (taken as `/` and marked assumed) and unknown ENV (references
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,5 +38,6 @@ def image_repository(reference: str) -> str:
     return name.lower()
 
 
+@lru_cache(maxsize=1024)  # a handful of base images, named again and again
 def defaults_for(reference: str) -> ImageDefaults | None:
     return KNOWN_IMAGES.get(image_repository(reference))

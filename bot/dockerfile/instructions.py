@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 from bot.dockerfile.errors import DockerfileSyntaxError
@@ -75,6 +77,13 @@ class Instruction(NamedTuple):
         return None
 
 
+# `Instruction(...)` runs a Python-level `__new__`; building the tuple directly skips that call.
+_instruction: Callable[
+    [tuple[str, str, RawInstruction, tuple[Flag, ...], str, int, tuple[str, ...] | None, Instruction | None]],
+    Instruction,
+] = partial(tuple.__new__, Instruction)
+
+
 def build_instruction(
     raw: RawInstruction, escape: str, logical: str | None = None, offset: int = 0
 ) -> Instruction:
@@ -100,15 +109,23 @@ def build_instruction(
                 raw.start_line, f"{trigger.keyword} isn't allowed as an ONBUILD trigger"
             )
         return Instruction(keyword, written, raw, (), rest.strip(), offset + rest_start, None, trigger)
-    flags, args, args_start = parse_flags(rest, escape, offset + rest_start)
-    allowed = ALLOWED_FLAGS.get(keyword, frozenset())
-    for flag in flags:
-        if flag.name not in allowed:
-            raise DockerfileSyntaxError(raw.start_line, f"unknown flag --{flag.name} for {keyword}")
+    if "--" in rest:
+        flags, args, args_start = parse_flags(rest, escape, offset + rest_start)
+        allowed = ALLOWED_FLAGS.get(keyword, frozenset())
+        for flag in flags:
+            if flag.name not in allowed:
+                raise DockerfileSyntaxError(raw.start_line, f"unknown flag --{flag.name} for {keyword}")
+    else:  # no flag can start here (most instructions): what parse_flags would answer
+        stripped = rest.lstrip(GO_SPACE)
+        flags, args, args_start = (
+            (),
+            stripped.rstrip(GO_SPACE),
+            offset + rest_start + len(rest) - len(stripped),
+        )
     exec_form = None
-    if keyword in _JSON_CAPABLE:
+    if keyword in _JSON_CAPABLE and args.startswith("["):  # `args` starts at a non-blank
         try:
             exec_form = json_string_list(args)
         except NotStringArrayError as exc:
             raise DockerfileSyntaxError(raw.start_line, str(exc)) from None
-    return Instruction(keyword, written, raw, flags, args, args_start, exec_form)
+    return _instruction((keyword, written, raw, flags, args, args_start, exec_form, None))

@@ -292,6 +292,8 @@ class _Builder:
             handler(ins)
 
     def _from(self, ins: Instruction) -> None:
+        # The stage that ends here: its state is what a later `FROM <its name>` starts from.
+        self._remember_stage_state()
         words = ins.args.split()
         if not words:
             raise DockerfileSyntaxError(ins.start_line, "FROM requires the name of an image or stage")
@@ -345,7 +347,6 @@ class _Builder:
         )
         self.stages.append(stage)
         self.stage = stage
-        self._remember_stage_state()
 
     def _remember_stage_state(self) -> None:
         if self.stage is not None:
@@ -374,7 +375,6 @@ class _Builder:
                 value = self.global_values.get(name)
             self.args[name] = value
             self._scope = None
-        self._remember_stage_state()
 
     def _env(self, ins: Instruction) -> None:
         words = _key_value_words(ins.args)
@@ -399,7 +399,6 @@ class _Builder:
                 updates[name] = self._expand(value)
             self.env.update(updates)
             self._scope = None
-        self._remember_stage_state()
 
     def _workdir(self, ins: Instruction) -> None:
         value = self._expand(ins.args.strip())
@@ -414,18 +413,15 @@ class _Builder:
             self.workdir = Workdir(paths.clean(value), False)
         else:
             self.workdir = Workdir(paths.join(self.workdir.path, value), self.workdir.assumed)
-        self._remember_stage_state()
 
     def _user(self, ins: Instruction) -> None:
         value = self._expand(ins.args.strip())
         self.user, self.user_known = value, value is not None
-        self._remember_stage_state()
 
     def _shell(self, ins: Instruction) -> None:
         if ins.exec_form is None or not ins.exec_form:
             raise DockerfileSyntaxError(ins.start_line, "SHELL requires the arguments as a JSON array")
         self.shell = ins.exec_form
-        self._remember_stage_state()
 
     def _mounts(self, ins: Instruction, step: Step) -> tuple[ResolvedMount, ...]:
         resolved: list[ResolvedMount] = []

@@ -50,26 +50,38 @@ class Piece(NamedTuple):
     column: int  # 0-based column in that physical line
 
 
-# `Piece(...)` runs a Python-level `__new__`; building the tuple directly skips that call.
-_piece: Callable[[tuple[int, int, int]], Piece] = partial(tuple.__new__, Piece)
-
-
 class RawInstruction(NamedTuple):
     logical: str  # continuation pieces joined, escape characters removed
     start_line: int
     end_line: int  # last line, heredoc terminators included
-    pieces: tuple[Piece, ...]
+    indent: int  # 0-based column where the first line's text starts
+    # (offset in `logical`, physical line) where each continuation line's text starts: plain
+    # pairs, cheaper to make than pieces, which are built only when asked for.
+    continuations: tuple[tuple[int, int], ...]
     heredocs: tuple[Heredoc, ...]
     comments_before: tuple[str, ...]
 
+    @property
+    def pieces(self) -> tuple[Piece, ...]:
+        """Every physical line's contribution to `logical`, in order."""
+        first = Piece(0, self.start_line, self.indent)
+        return (first, *(Piece(offset, line, 0) for offset, line in self.continuations))
+
     def position(self, offset: int) -> tuple[int, int]:
         """Physical (line, 0-based column) of a character offset in `logical`."""
-        chosen = self.pieces[0]
-        for piece in self.pieces:
-            if piece.offset > offset:
+        line, column, start = self.start_line, self.indent, 0
+        for piece_offset, piece_line in self.continuations:
+            if piece_offset > offset:
                 break
-            chosen = piece
-        return chosen.line, chosen.column + (offset - chosen.offset)
+            line, column, start = piece_line, 0, piece_offset
+        return line, column + (offset - start)
+
+
+# `RawInstruction(...)` runs a Python-level `__new__`; building the tuple directly skips that call.
+_raw_instruction: Callable[
+    [tuple[str, int, int, int, tuple[tuple[int, int], ...], tuple[Heredoc, ...], tuple[str, ...]]],
+    RawInstruction,
+] = partial(tuple.__new__, RawInstruction)
 
 
 class Comment(NamedTuple):
@@ -156,7 +168,8 @@ def scan(text: str) -> Scan:
         tail = stripped_left.rstrip(" \t")
         ends = not tail.endswith(escape) or (len(tail) > 1 and tail[-2] == escape)
         logical = stripped_left if ends else tail[:-1]
-        pieces = [_piece((0, line_no, len(trimmed) - len(stripped_left)))]
+        indent = len(trimmed) - len(stripped_left)
+        continuations: list[tuple[int, int]] = []
         start_line = line_no
         end_line = line_no
         while not ends and index < total:
@@ -169,7 +182,7 @@ def scan(text: str) -> Scan:
             if body[0] == "#":
                 comments.append(Comment(end_line, body[1:].strip()))
                 continue
-            pieces.append(_piece((len(logical), end_line, 0)))
+            continuations.append((len(logical), end_line))
             tail = trimmed.rstrip(" \t")
             ends = not tail.endswith(escape) or (len(tail) > 1 and tail[-2] == escape)
             logical += trimmed if ends else tail[:-1]
@@ -196,13 +209,16 @@ def scan(text: str) -> Scan:
                 heredocs.append(Heredoc(name, chomp, expand, fd, "".join(body_lines), body_start, index))
 
         instructions.append(
-            RawInstruction(
-                logical=logical,
-                start_line=start_line,
-                end_line=end_line,
-                pieces=tuple(pieces),
-                heredocs=tuple(heredocs),
-                comments_before=tuple(pending_comments),
+            _raw_instruction(
+                (
+                    logical,
+                    start_line,
+                    end_line,
+                    indent,
+                    tuple(continuations) if continuations else (),
+                    tuple(heredocs) if heredocs else (),
+                    tuple(pending_comments) if pending_comments else (),
+                )
             )
         )
         pending_comments = []

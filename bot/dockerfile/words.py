@@ -56,7 +56,7 @@ def expand(word: str, scope: Scope, escape: str = "\\", *, dequote: bool = True)
 
     Returns None when the result depends on a value the Dockerfile does not determine.
     """
-    if "$" not in word and (not dequote or not any(c in word for c in "'\"" + escape)):
+    if "$" not in word and (not dequote or ("'" not in word and '"' not in word and escape not in word)):
         return word
     try:
         return _Expander(word, scope, escape, dequote).run()
