@@ -83,10 +83,11 @@ def test_word_splitters() -> None:
     assert [w for w, _, _ in shell_split_words('A="x y" B=z\\ w C')] == ['A="x y"', "B=z\\ w", "C"]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(alphabet="ab= \t'\"\\$x\n", max_size=40))
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet="ab= \t'\"\\$x\n\r\x0b\x1c\x85\u00a0\u3000", max_size=40))
 def test_env_arg_words_split_like_dockerfile_parse(text: str) -> None:
-    """The plain-text fast path and the quoted path both give dockerfile-parse's words."""
+    """The plain-text fast path and the quoted path (a regex) both give dockerfile-parse's words,
+    Unicode whitespace included."""
     from dockerfile_parse.util import WordSplitter
 
     from bot.dockerfile.model import _key_value_words
