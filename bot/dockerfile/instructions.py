@@ -18,8 +18,9 @@ KEYWORDS = frozenset(
         "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
     }
 )  # fmt: skip
-# BuildKit splits the keyword off on ASCII blanks (`tokenWhitespace`).
-_KEYWORD_END = re.compile(r"[\t\v\f\r ]+")
+# Leading spaces, the keyword, and the ASCII blanks after it: BuildKit strips Go's spaces around the
+# line and splits the keyword off on ASCII blanks only (`tokenWhitespace`).
+_HEAD = re.compile(f"[{re.escape(GO_SPACE)}]*+([^\\t\\v\\f\\r ]*+)[\\t\\v\\f\\r ]*+")
 # Instructions whose arguments may be a JSON array of strings (exec form).
 _JSON_CAPABLE = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"})
 ALLOWED_FLAGS = {
@@ -89,16 +90,18 @@ def build_instruction(
 ) -> Instruction:
     """Split one logical line into keyword, flags and arguments (BuildKit `splitCommand`)."""
     text = raw.logical if logical is None else logical
-    lead = len(text) - len(text.lstrip(GO_SPACE))
-    body = text[lead:].rstrip(GO_SPACE)
-    match = _KEYWORD_END.search(body)
-    written = body[: match.start()] if match else body
+    head = _HEAD.match(text)  # always matches (every part may be empty)
+    assert head is not None
+    written, rest_start = head.group(1), head.end()
+    if rest_start == len(text) or (text[-1] in GO_SPACE and not text[rest_start:].strip(GO_SPACE)):
+        # Only spaces follow the keyword: trailing (Unicode) spaces are not part of it.
+        written = written.rstrip(GO_SPACE)
+        rest_start = head.start(1) + len(written)
     if not written:
         raise DockerfileSyntaxError(raw.start_line, "empty instruction")
     keyword = written.upper()
     if keyword not in KEYWORDS:
         raise DockerfileSyntaxError(raw.start_line, f"unknown instruction: {written}")
-    rest_start = lead + (match.end() if match else len(written))
     rest = text[rest_start:]
     if keyword == "ONBUILD":
         if not rest.strip():

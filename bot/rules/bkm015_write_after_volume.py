@@ -77,7 +77,7 @@ _BUILDKIT_FLAGS = {
 
 def check(analysis: Analysis) -> Iterator[Finding]:
     df = analysis.dockerfile
-    if _buildkit_only(df):
+    if not any(ins.keyword == "VOLUME" for ins in df.instructions) or _buildkit_only(df):
         return
     for stage in df.stages:
         chain = stage.chain()

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.dockerfile.errors import DockerfileSyntaxError
+from bot.dockerfile.instructions import KEYWORDS, build_instruction
+from bot.dockerfile.jsonargs import GO_SPACE
 from bot.dockerfile.model import parse_dockerfile
 from bot.dockerfile.scanner import scan, split_lines
 
@@ -229,3 +235,36 @@ def test_unterminated_heredoc_is_a_problem() -> None:
 def test_heredoc_terminator_tolerates_carriage_returns() -> None:
     raw = scan("FROM a\nRUN <<EOF\nx\nEOF\r\r\n").instructions[1]
     assert raw.end_line == 4
+
+
+# -- keyword splitting ----------------------------------------------------------------------------
+
+
+_KEYWORD_ALPHABET = st.sampled_from(
+    ["RUN", "run", "ONBUILD", "FROM", "x", "echo", " ", "\t", "\v", "\u3000", "\u00a0", "\x85", "--a", "="]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_KEYWORD_ALPHABET, max_size=8).map("".join))
+def test_keyword_is_the_first_ascii_blank_separated_word_of_the_stripped_line(text: str) -> None:
+    """BuildKit's splitCommand: Go's spaces (Unicode ones included) are trimmed from the line, then
+    the keyword is split off on ASCII blanks only; what follows (after those blanks) is the rest."""
+    body = text.strip(GO_SPACE)
+    expected_word, *rest = re.split("[\t\v\f\r ]+", body, maxsplit=1)
+    raw = scan("FROM a\n").instructions[0]
+    try:
+        instruction = build_instruction(raw, "\\", text, 0)
+    except DockerfileSyntaxError as error:
+        if not expected_word:
+            assert error.message == "empty instruction"
+        elif expected_word.upper() not in KEYWORDS:
+            assert error.message == f"unknown instruction: {expected_word}"
+        else:  # a known keyword with bad flags or a bad ONBUILD trigger
+            assert expected_word.upper() == "ONBUILD" or (rest and "--" in rest[0])
+        return
+    assert instruction.written_keyword == expected_word
+    expected_args = rest[0].strip(GO_SPACE) if rest else ""
+    if instruction.keyword != "ONBUILD" and "--" not in expected_args:
+        assert instruction.args == expected_args
+        assert text[instruction.args_offset :].rstrip(GO_SPACE) == instruction.args
