@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-import weakref
 from dataclasses import dataclass
 from functools import cache
 
@@ -65,7 +64,7 @@ class RunEffects:
 def existing_copy_outs(run: Step) -> dict[str, str]:
     """Where the RUN already copies each path to, outside all of its mounts (the first such copy
     of each source), computed once per RUN: the fix planners ask it for every path they move."""
-    found = _COPY_OUTS.get(run)
+    found = vars(run).get("_memo_copy_outs")
     if found is None:
         found = {}
         for copy_out in effects_of(run).copy_outs:
@@ -77,7 +76,7 @@ def existing_copy_outs(run: Step) -> dict[str, str]:
                     found[source] = (
                         paths.join(dest, posixpath.basename(source)) if copy_out.dest_is_dir else dest
                     )
-        _COPY_OUTS[run] = found
+        vars(run)["_memo_copy_outs"] = found
     return found
 
 
@@ -101,10 +100,10 @@ def run_script(step: Step) -> str:
 
 def run_tokens(step: Step) -> tuple[Token, ...]:
     """`tokenize(run_script(step))`, read once per step for every module that reads the script."""
-    cached = _TOKENS.get(step)
+    cached = vars(step).get("_memo_run_tokens")
     if cached is None:
         cached = tuple(tokenize(run_script(step)))
-        _TOKENS[step] = cached
+        vars(step)["_memo_run_tokens"] = cached
     return cached
 
 
@@ -115,17 +114,11 @@ def _empty() -> RunEffects:
 
 def effects_of(step: Step) -> RunEffects:
     """The effects of a RUN step (empty for other instructions), computed once per step."""
-    cached = _CACHE.get(step)
+    cached = vars(step).get("_memo_effects")
     if cached is None:
         cached = _analyse(step) if step.keyword == "RUN" else _empty()
-        _CACHE[step] = cached
+        vars(step)["_memo_effects"] = cached
     return cached
-
-
-# Steps hash by identity; the cache lives exactly as long as the model does.
-_CACHE: weakref.WeakKeyDictionary[Step, RunEffects] = weakref.WeakKeyDictionary()
-_TOKENS: weakref.WeakKeyDictionary[Step, tuple[Token, ...]] = weakref.WeakKeyDictionary()
-_COPY_OUTS: weakref.WeakKeyDictionary[Step, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 class _Resolver:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -341,14 +340,11 @@ class Hygiene:
 
 def hygiene(df: Dockerfile) -> Hygiene:
     """All BKM005-BKM009 facts of `df` (computed once per model)."""
-    cached = _CACHE.get(df)
+    cached = vars(df).get("_memo_hygiene")
     if cached is None:
         cached = _collect(df)
-        _CACHE[df] = cached
+        vars(df)["_memo_hygiene"] = cached
     return cached
-
-
-_CACHE: weakref.WeakKeyDictionary[Dockerfile, Hygiene] = weakref.WeakKeyDictionary()
 
 
 def _collect(df: Dockerfile) -> Hygiene:

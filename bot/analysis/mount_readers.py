@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -82,13 +81,10 @@ def equivalent_mount(step: Step, item: ResolvedMount) -> ResolvedMount | None:
 def mount_keys(step: Step) -> tuple[CacheKey | None, ...]:
     """`cache_key` of each of the step's mounts, computed once per step (walks over later steps
     ask it for every step)."""
-    keys = _MOUNT_KEYS.get(step)
+    keys = vars(step).get("_memo_mount_keys")
     if keys is None:
-        keys = _MOUNT_KEYS[step] = tuple(cache_key(m) for m in step.mounts)
+        keys = vars(step)["_memo_mount_keys"] = tuple(cache_key(m) for m in step.mounts)
     return keys
-
-
-_MOUNT_KEYS: weakref.WeakKeyDictionary[Step, tuple[CacheKey | None, ...]] = weakref.WeakKeyDictionary()
 
 
 # -- users ------------------------------------------------------------------------------------------

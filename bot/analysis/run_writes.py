@@ -10,7 +10,6 @@ built on this stay silent rather than guess.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 from bot.analysis.effects import effects_of
@@ -47,14 +46,11 @@ _MODIFY = frozenset({"chmod", "chown", "chgrp"})
 
 def run_writes(step: Step) -> tuple[Write, ...]:
     """The writes of a RUN step (empty for other instructions or a non-POSIX SHELL)."""
-    cached = _CACHE.get(step)
+    cached = vars(step).get("_memo_run_writes")
     if cached is None:
         cached = _scan(step) if step.keyword == "RUN" else ()
-        _CACHE[step] = cached
+        vars(step)["_memo_run_writes"] = cached
     return cached
-
-
-_CACHE: weakref.WeakKeyDictionary[Step, tuple[Write, ...]] = weakref.WeakKeyDictionary()
 
 
 class _Resolver:

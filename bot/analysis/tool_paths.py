@@ -15,7 +15,6 @@ Values are never guessed: where the Dockerfile does not determine a directory th
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -179,14 +178,11 @@ def run_populated(chain: list[Step]) -> list[Populated]:
 
 
 def _installs(step: Step) -> list[tuple[str, str, str | None]]:
-    cached = _INSTALLS.get(step)
+    cached = vars(step).get("_memo_installs")
     if cached is None:
         cached = _scan_installs(step)
-        _INSTALLS[step] = cached
+        vars(step)["_memo_installs"] = cached
     return cached
-
-
-_INSTALLS: weakref.WeakKeyDictionary[Step, list[tuple[str, str, str | None]]] = weakref.WeakKeyDictionary()
 
 
 def _scan_installs(step: Step) -> list[tuple[str, str, str | None]]:
