@@ -1,33 +1,15 @@
-"""Fixtures: one RSA key per session, a fake clock, and a strict emulator that fails on violations."""
+"""Fixtures: a strict emulator that fails on violations (the RSA key and the fake clock come from
+`tests/conftest.py`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from bot.testing.github_emulator import FakeClock, GitHubEmulator
 from tests.emulator.support import APP_ID, INSTALLATION_ID
-
-
-@pytest.fixture(scope="session")
-def app_key() -> RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="session")
-def app_pem(app_key: RSAPrivateKey) -> str:
-    return app_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

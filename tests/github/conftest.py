@@ -1,5 +1,5 @@
-"""The emulator fixtures of `harness.py`, for the facade tests."""
+"""The emulator fixtures of `harness.py`, for the facade tests (key and clock: `tests/conftest.py`)."""
 
-from tests.github.harness import app_key, app_pem, client, clock, emu, settings, sleeps
+from tests.github.harness import client, emu, settings, sleeps
 
-__all__ = ["app_key", "app_pem", "client", "clock", "emu", "settings", "sleeps"]
+__all__ = ["client", "emu", "settings", "sleeps"]

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from bot.app.settings import AppSettings
@@ -31,23 +29,6 @@ class Sleeps:
     def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
         self.clock.advance(seconds)
-
-
-@pytest.fixture(scope="session")
-def app_key() -> RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="session")
-def app_pem(app_key: RSAPrivateKey) -> str:
-    return app_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
