@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from bot.analysis import Analysis, DockerIgnore, FixOptions
 from bot.dockerfile.errors import Problem
 from bot.dockerfile.model import Dockerfile, parse_dockerfile
+from bot.fixes.conflicts import defer_overlapping_tidy_fixes
 from bot.rules import ALL_RULES
 from bot.rules.base import Finding, Rule, Severity
 from bot.suppressions import NONE as NO_SUPPRESSIONS
@@ -109,12 +110,14 @@ def lint_text(text: str, path: str = "Dockerfile", options: LintOptions | None =
             findings.append(finding if override is None else replace(finding, severity=override))
     if suppressions is not NO_SUPPRESSIONS:
         findings = suppressions.filter(findings)
+    findings = defer_overlapping_tidy_fixes(findings, _TIDYING.__contains__)
     findings.sort(key=lambda f: (f.line, f.column, f.code))
     problems = (*dockerfile.problems, *suppressions.problems)
     return LintResult(path, tuple(findings), tuple(sorted(problems, key=lambda p: p.line)), dockerfile)
 
 
 _ALL_CODES = frozenset(rule.code for rule in ALL_RULES)
+_TIDYING = frozenset(rule.code for rule in ALL_RULES if rule.tidies)
 
 
 # id(rules) -> (rules, those of them that run without mounts); by identity, since hashing the

@@ -14,8 +14,8 @@ must parse the same instruction list): `TARGETPLATFORM` is declared on an existi
 and docker-clean is removed inside the RUN that needs it.
 
 These rules tidy up; the other rules' fixes repair what is broken. When another rule's fix edits
-the same lines, this plan's fix waits (with that reason) and is offered again on the result, so
-no two suggestions ever conflict.
+the same lines, the engine holds this plan's fix back until that one is applied
+(`bot.fixes.conflicts`), so no two suggestions ever conflict.
 """
 
 from __future__ import annotations
@@ -82,7 +82,6 @@ class FixPlan:
     def __init__(self, analysis: Analysis, facts: Hygiene) -> None:
         self.analysis = analysis
         self.df = analysis.dockerfile
-        self._foreign: list[tuple[str, Edit]] | None = None
         self.changes: dict[int, _StepChanges] = {}
         self.steps: dict[int, Step] = {}
         self.outcomes: dict[int, _Outcome] = {}
@@ -337,9 +336,6 @@ class FixPlan:
                 notes += self.changes[id(step)].notes
         except NoFix as exc:
             return None, str(exc)
-        clash = self._clash(edits)
-        if clash is not None:
-            return None, clash
         own = _dedupe([note for codes, note in notes if outcome.code in codes])
         extra = _dedupe(
             [
@@ -352,40 +348,6 @@ class FixPlan:
         if extra:
             title += f"; also {', '.join(extra)}"
         return Fix(title, tuple(sorted(set(edits), key=lambda e: e.start_line))), None
-
-    def _clash(self, edits: list[Edit]) -> str | None:
-        """Why these edits must wait for another rule's fix that changes the same lines."""
-        for code, other in self._foreign_edits():
-            for edit in edits:
-                if edit != other and edit.start_line <= other.end_line and other.start_line <= edit.end_line:
-                    lines = (
-                        f"line {other.start_line}"
-                        if other.start_line == other.end_line
-                        else f"lines {other.start_line}-{other.end_line}"
-                    )
-                    return (
-                        f"{code}'s fix also changes {lines}: apply that one first, and this fix is "
-                        "offered again on the result"
-                    )
-        return None
-
-    def _foreign_edits(self) -> list[tuple[str, Edit]]:
-        """The edits of every other rule's fixes: those come first (they fix what is broken;
-        these rules tidy up), so a suggestion never conflicts with another one. Every registered
-        rule counts, enabled or not. Their findings come from `Analysis.findings`, computed once
-        per analysis and shared with the engine's own run of the same rules."""
-        if self._foreign is None:
-            from bot.rules import ALL_RULES  # the registry imports the rules that import this
-
-            self._foreign = [
-                (rule.code, edit)
-                for rule in ALL_RULES
-                if rule.code not in PLAN_CODES
-                for finding in self.analysis.findings(rule)
-                if finding.fix is not None
-                for edit in finding.fix.edits
-            ]
-        return self._foreign
 
 
 _BKM007 = frozenset({"BKM007"})

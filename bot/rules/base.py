@@ -86,6 +86,9 @@ class Rule:
     # it): the rule finds nothing in a Dockerfile without one, and `Analysis.findings` skips it
     # there (most real Dockerfiles have no `--mount`).
     needs_mounts: bool = False
+    # True for the cache-hygiene rules, whose fixes tidy up: such a fix waits while another
+    # rule's fix changes the same lines (`bot.fixes.conflicts`).
+    tidies: bool = False
 
     def finding(
         self,

@@ -120,4 +120,5 @@ RULE = Rule(
     check=check,
     doc=__doc__ or "",
     needs_mounts=True,
+    tidies=True,
 )
