@@ -61,15 +61,21 @@ _PLAIN = re.compile(r"[^ \t\r\n;&|()<>\\'\"$]+")
 _BLANKS = re.compile(r"[ \t\r]+")
 
 
-# The common tokens in one match: blanks, line continuations and comments (skipped), redirections
-# (`2>`, `&>`; a lone `&` is an operator), operators, and whole words without quotes, escapes or
-# `$` (possessive, so a word that goes on with a quote fails at once and takes the loop below).
+# The common tokens in one match, after any blanks: line continuations, comments and the end
+# (skipped), redirections (`2>`, `&>`; a lone `&` is an operator), operators, and whole words
+# without quotes, escapes or `$` (possessive, so a word that goes on with a quote fails at once
+# and takes the loop below).
 _COMMON = re.compile(
-    r"(?P<skip>[ \t\r]+|\\\n|\#[^\n]*+)"
+    r"[ \t\r]*+(?:"
+    r"(?P<skip>\\\n|\#[^\n]*+|\Z)"
     r"|(?P<redirect>\d*+(?:>>|>\||>&|>|<<-|<<<|<<|<&|<>|<)|&(?:>>|>\||>&|>))"
     r"|(?P<op>&&|\|\||;;|[;&|\n()])"
-    r"|(?P<word>[^ \t\r\n;&|()<>\\'\"$]++)(?=[ \t\r\n;&|()<>]|\Z)"
+    r"|(?P<word>[^ \t\r\n;&|()<>\\'\"$]++)(?=[ \t\r\n;&|()<>]|\Z))"
 )
+# A double-quoted string's body (a backslash escapes any character, or ends the script), and
+# the escapes the shell removes inside double quotes.
+_DOUBLE_QUOTED = re.compile(r'"((?:[^"\\]|\\.|\\\Z)*+)("?)', re.S)
+_DOUBLE_QUOTED_ESCAPE = re.compile(r"\\([\"\\$`\n])")
 
 
 def tokenize(script: str) -> list[Token]:
@@ -83,10 +89,10 @@ def tokenize(script: str) -> list[Token]:
     while i < n:
         fast = common(script, i)
         if fast is not None:
-            kind = fast.lastgroup
+            kind = fast.lastgroup or "skip"
             end = fast.end()
             if kind != "skip":
-                append(_token((kind or "word", fast.group(), i, end, False)))
+                append(_token((kind, fast.group(kind), fast.start(kind), end, False)))
             i = end
             continue
         ch = script[i]
@@ -140,16 +146,13 @@ def tokenize(script: str) -> list[Token]:
                 continue
             if ch == '"':
                 quoted = True
-                i += 1
-                while i < n and script[i] != '"':
-                    if script[i] == "\\" and i + 1 < n and script[i + 1] in '"\\$`\n':
-                        if script[i + 1] != "\n":
-                            out.append(script[i + 1])
-                        i += 2
-                        continue
-                    out.append(script[i])
-                    i += 1
-                i += 1
+                body = _DOUBLE_QUOTED.match(script, i)
+                assert body is not None  # it matches any text after a `"`
+                inner = body.group(1)
+                if "\\" in inner:
+                    inner = _DOUBLE_QUOTED_ESCAPE.sub(_unescape, inner)
+                out.append(inner)
+                i = body.end() if body.group(2) else n + 1  # past the closing quote
                 continue
             if ch == "$" and i + 1 < n and script[i + 1] == "(":
                 # Command substitution: keep it as one opaque word part.
@@ -170,6 +173,11 @@ def tokenize(script: str) -> list[Token]:
             i += 1
         append(_token(("word", "".join(out), start, i, quoted)))
     return tokens
+
+
+def _unescape(match: re.Match[str]) -> str:
+    escaped = match.group(1)
+    return "" if escaped == "\n" else escaped  # a backslash-newline inside quotes joins lines
 
 
 def commands(script: str, tokens: Sequence[Token] | None = None, *, depth: int = 0) -> list[SimpleCommand]:
