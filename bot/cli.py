@@ -15,8 +15,10 @@
 info|warning|error` (default: the configuration's `fail-level`, else warning), `--no-fix-diff`
 (text: name each fix without its diff), `--stdin-filename NAME` (how `-` is reported, and where
 its .dockerignore is looked up), `-o/--output FILE` (write the report there instead of standard
-output), `--config FILE` / `--no-config`. `fix` takes `--diff`, `--fail-level`, `--config`,
-`--no-config` and `--stdin-filename`.
+output), `--config FILE` / `--no-config`, `-j/--jobs N` (check the files in N worker processes;
+default: one per usable CPU; 1: in this process; fewer than `POOL_MIN_ITEMS` files are always
+checked in this process). `fix` takes `--diff`, `--fail-level`, `--config`, `--no-config`,
+`--jobs` (the workers read and fix; this process writes, in order) and `--stdin-filename`.
 
 Configuration (`bot/config.py`): `--config FILE`, else the first of `.github/mountie.yml`,
 `.github/mountie.yaml`, `.mountie.yml`, `.mountie.yaml` in the current directory or the nearest
@@ -32,7 +34,9 @@ no Dockerfile, an unreadable file, a file that is not UTF-8 text, a file BuildKi
 an empty file, a file over 1 MiB). Every other input is still checked and reported first; each
 input that could not be checked gets one line on standard error, `path: error: ...` or
 `path:line: error: ...`. Non-fatal problems (BuildKit reads the text differently from what it
-suggests) are reported with the findings and do not change the exit status.
+suggests) are reported with the findings and do not change the exit status. A worker process
+that dies (`--jobs`) stops the command with an error line and status 2 (`check` prints no report;
+`fix` has written the files before those the worker had).
 
 Exit status of `fix`: 0 when, after fixing, no finding at or above `--fail-level` remains (every
 finding there was fixed); 1 when some remain (no fix for them, or a fix that could not be
@@ -48,7 +52,9 @@ does when the Dockerfile's directory is the context: `<name>.dockerignore` besid
 `.dockerignore` in the same directory (for `-`, only with `--stdin-filename`).
 
 This module imports only what `check` needs: the GitHub App's dependencies are imported inside
-the subcommands that use them, so `mountie check` starts fast.
+the subcommands that use them, and so are the configuration's parser (only when a configuration
+exists), the output formats (the one chosen) and what the worker processes need, so `mountie check`
+starts fast; `main` builds only the named subcommand's arguments.
 """
 
 from __future__ import annotations
@@ -58,14 +64,14 @@ import codecs
 import contextlib
 import gc
 import os
+import stat
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from bot import __version__
-from bot.config import RepoConfig, find_config, load_config_file
 from bot.discovery import FileFilter, InputError, Target, discover, find_dockerignore
 from bot.dockerfile.errors import Problem
 from bot.engine import MAX_BYTES, LintOptions, LintResult, decode, lint_text
@@ -79,11 +85,13 @@ from bot.output import (
     Report,
     plural,
 )
+from bot.parallel import POOL_MIN_ITEMS, WorkerDiedError, ordered_map, usable_cpus
 from bot.rules import ALL_RULES, RULES_BY_CODE
 from bot.rules.base import Edit, Finding, Rule, Severity
 
 if TYPE_CHECKING:
     from bot.analysis import DockerIgnore
+    from bot.config import RepoConfig
 
 # Read at most this much of a file: anything longer is reported without being read whole (UTF-8
 # takes at most 4 bytes a character, so it is over the engine's 1 MiB limit anyway).
@@ -121,13 +129,19 @@ class Settings:
         return LintOptions.from_config(self.config, dockerignore)
 
 
+# `bot.config.CONFIG_LOCATIONS` (a test checks they agree): bot.config is imported only when one
+# of them exists.
+CONFIG_LOCATIONS = (".github/mountie.yml", ".github/mountie.yaml", ".mountie.yml", ".mountie.yaml")
+
+
 def _find_config(start: Path) -> Path | None:
     """The nearest configuration from `start` up to the repository root (a directory with .git)."""
     for directory in (start, *start.parents):
-        found = find_config(directory)
-        if found is not None:
-            return found
-        if (directory / ".git").exists():
+        for location in CONFIG_LOCATIONS:
+            candidate = os.path.join(directory, location)
+            if os.path.isfile(candidate):
+                return Path(candidate)
+        if os.path.exists(os.path.join(directory, ".git")):
             break
     return None
 
@@ -142,7 +156,11 @@ def load_settings(args: argparse.Namespace, streams: _Streams) -> Settings | Non
             return None
     elif not args.no_config:
         path = _find_config(Path.cwd())
-    config = load_config_file(path) if path is not None else None
+    config = None
+    if path is not None:
+        from bot.config import load_config_file
+
+        config = load_config_file(path)
     if config is not None and path is not None:
         if args.config is not None and any(error.line == 0 for error in config.errors):
             streams.error(args.config, config.errors[0].message)
@@ -184,8 +202,19 @@ def _read_bytes(target: Target) -> bytes:
             data: bytes = stream.read(READ_LIMIT + 1)
             return data
         return sys.stdin.read(READ_LIMIT + 1).encode("utf-8", "surrogateescape")
-    with open(target.path, "rb") as handle:
-        return handle.read(READ_LIMIT + 1)
+    with open(target.path, "rb", buffering=0) as handle:
+        # One read of the size the file says it has (asking for the whole limit would allocate it,
+        # 4 MiB, for each file), then on to the end when that was not all: a pipe (size 0), or a
+        # file that grew meanwhile.
+        info = os.fstat(handle.fileno())
+        wanted = min(info.st_size, READ_LIMIT) + 1
+        parts = [handle.read(wanted)]
+        got = len(parts[0])
+        if got == wanted or not stat.S_ISREG(info.st_mode):
+            while got <= READ_LIMIT and (part := handle.read(min(READ_LIMIT + 1 - got, 1 << 16))):
+                parts.append(part)
+                got += len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _load_dockerignore(dockerfile: str | None) -> tuple[DockerIgnore | None, tuple[str, ...]]:
@@ -254,29 +283,73 @@ def _report_unchecked(streams: _Streams, report: FileReport) -> None:
             streams.error(f"{report.path}:{problem.line}", problem.message)
 
 
+# --- many files: worker processes (bot/parallel.py) -------------------------------------------
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    jobs: int | None = args.jobs
+    return jobs if jobs is not None else usable_cpus()
+
+
+def _is_stdin(target: Target) -> bool:
+    return target.is_stdin
+
+
+def _portable(item: object) -> object:
+    """What a worker sends back: `item` without what is costly to pickle and no output uses (the
+    Dockerfile model, the .dockerignore)."""
+    if isinstance(item, tuple):
+        return tuple(_portable(part) for part in item)
+    if isinstance(item, LintResult):
+        return replace(item, dockerfile=None)
+    if isinstance(item, FileReport):
+        return replace(item, result=replace(item.result, dockerfile=None))
+    if isinstance(item, FixOutcome):
+        return replace(item, result=replace(item.result, dockerfile=None))
+    if isinstance(item, Source):
+        return replace(item, dockerignore=None)
+    return item
+
+
 # --- check -------------------------------------------------------------------------------------
 
 
+def _check_target(
+    target: Target, stdin_filename: str | None, settings: Settings
+) -> tuple[tuple[str, ...], FileReport | InputError]:
+    """One file checked: the warnings to print first, and its report (or why it has none)."""
+    loaded = read_source(target, stdin_filename)
+    if isinstance(loaded, InputError | FileReport):
+        return (), loaded
+    result = _lint(loaded, settings)
+    if isinstance(result, InputError):
+        return loaded.notes, result
+    return loaded.notes, FileReport(loaded.path, loaded.text, result)
+
+
 def collect(
-    paths: Sequence[str], stdin_filename: str | None, settings: Settings, streams: _Streams
+    paths: Sequence[str],
+    stdin_filename: str | None,
+    settings: Settings,
+    streams: _Streams,
+    jobs: int = 1,
 ) -> tuple[list[FileReport], list[InputError]]:
     targets, errors = discover(list(paths), settings.files)
     files: list[FileReport] = []
-    for target in targets:
-        loaded = read_source(target, stdin_filename)
-        if isinstance(loaded, InputError):
-            errors.append(loaded)
-            continue
-        if isinstance(loaded, FileReport):
-            files.append(loaded)
-            continue
-        for note in loaded.notes:
+    checks = ordered_map(
+        lambda target: _check_target(target, stdin_filename, settings),
+        targets,
+        jobs,
+        here=_is_stdin,
+        portable=_portable,
+    )
+    for notes, checked in checks:
+        for note in notes:
             print(note, file=streams.err)
-        result = _lint(loaded, settings)
-        if isinstance(result, InputError):
-            errors.append(result)
+        if isinstance(checked, InputError):
+            errors.append(checked)
             continue
-        files.append(FileReport(loaded.path, loaded.text, result))
+        files.append(checked)
         # Every file's model stays alive until the report is printed, and models hold reference
         # cycles: without this, each collection walks the whole growing heap (a quarter of the run).
         gc.freeze()
@@ -323,7 +396,11 @@ def cmd_check(args: argparse.Namespace, streams: _Streams) -> int:
     settings = load_settings(args, streams)
     if settings is None:
         return EXIT_ERROR
-    files, errors = collect(args.paths, args.stdin_filename, settings, streams)
+    try:
+        files, errors = collect(args.paths, args.stdin_filename, settings, streams, _jobs(args))
+    except WorkerDiedError as error:
+        streams.error("mountie check", str(error))
+        return EXIT_ERROR
     report = Report(tuple(files), tuple(errors), settings.fail_level)
     content = _renderer(args.format, not args.no_fix_diff)(report)
     if not _emit(streams, args.output, content):
@@ -435,73 +512,84 @@ def cmd_fix(args: argparse.Namespace, streams: _Streams) -> int:
         streams.error(error.path, error.message)
     status = EXIT_ERROR if errors else EXIT_OK
     fixed_count = changed_files = remaining = 0
-    for target in targets:
-        loaded = read_source(target, args.stdin_filename)
-        if isinstance(loaded, InputError):
-            streams.error(loaded.path, loaded.message)
-            status = EXIT_ERROR
-            continue
-        if isinstance(loaded, FileReport):
-            _report_unchecked(streams, loaded)
-            status = EXIT_ERROR
-            continue
-        for note in loaded.notes:
-            print(note, file=streams.err)
-        try:
-            outcome = fix_text(loaded.text, loaded.path, settings.options(loaded.dockerignore))
-        except Exception as error:
-            if os.environ.get("MOUNTIE_DEBUG"):
-                raise
-            streams.error(
-                loaded.path,
-                f"internal error while fixing ({type(error).__name__}: {error}); please report it",
-            )
-            status = EXIT_ERROR
-            continue
-        if outcome.result.fatal:
-            _report_unchecked(streams, FileReport(loaded.path, loaded.text, outcome.result))
-            status = EXIT_ERROR
-            continue
-
-        for finding in outcome.applied:
-            assert finding.fix is not None
-            print(f"{loaded.path}:{finding.line}: fixed {finding.code}: {finding.fix.title}", file=log)
-        for problem in outcome.result.problems:
-            print(text_output.problem_line(loaded.path, problem), file=log)
-        for finding in outcome.result.findings:
-            print(text_output.finding_line(loaded.path, finding), file=log)
-            if finding.fix is not None:
-                why = (
-                    "the fixed file would not parse (please report it)"
-                    if outcome.unparsable
-                    else "it overlapped another fix or appeared after fixing; run `mountie fix` again"
-                )
-                print(f"{text_output.INDENT}fix not applied: {why}", file=log)
-            else:
-                print(f"{text_output.INDENT}no fix: {text_output.no_fix_reason(finding)}", file=log)
-        remaining += len(outcome.result.findings)
-        if any(f.severity >= fail_level for f in outcome.result.findings) and status == EXIT_OK:
-            status = EXIT_FINDINGS
-
-        changed = outcome.text != loaded.text
-        fixed_count += len(outcome.applied)
-        changed_files += changed
-        if args.diff:
-            if changed:
-                streams.out.write(text_output.unified_diff(loaded.path, loaded.text, outcome.text))
-            continue
-        if loaded.file is None:  # standard input: the fixed text to standard output
-            streams.out.write(outcome.text)
-            continue
-        if changed:
-            data = (codecs.BOM_UTF8 if loaded.bom else b"") + outcome.text.encode("utf-8", "surrogateescape")
-            try:
-                write_atomic(loaded.file, data)
-            except OSError as error:
-                streams.error(
-                    loaded.path, f"cannot write the fixed file: {(error.strerror or str(error)).lower()}"
-                )
+    # Workers (--jobs) only read and fix the texts; the files are written here, in order. Every
+    # target is a different file (`discover` drops a second path to the same real file, and a
+    # write replaces the file by a rename, so a hard link keeps the text it had), so reading one
+    # before an earlier one is written changes nothing.
+    fixes = ordered_map(
+        lambda target: _fix_target(target, args.stdin_filename, settings),
+        targets,
+        _jobs(args),
+        here=_is_stdin,
+        portable=_portable,
+    )
+    try:
+        for loaded, outcome in fixes:
+            if isinstance(loaded, InputError):
+                streams.error(loaded.path, loaded.message)
                 status = EXIT_ERROR
+                continue
+            if isinstance(loaded, FileReport):
+                _report_unchecked(streams, loaded)
+                status = EXIT_ERROR
+                continue
+            for note in loaded.notes:
+                print(note, file=streams.err)
+            if isinstance(outcome, InputError):
+                streams.error(outcome.path, outcome.message)
+                status = EXIT_ERROR
+                continue
+            assert outcome is not None
+            if outcome.result.fatal:
+                _report_unchecked(streams, FileReport(loaded.path, loaded.text, outcome.result))
+                status = EXIT_ERROR
+                continue
+
+            for finding in outcome.applied:
+                assert finding.fix is not None
+                print(f"{loaded.path}:{finding.line}: fixed {finding.code}: {finding.fix.title}", file=log)
+            for problem in outcome.result.problems:
+                print(text_output.problem_line(loaded.path, problem), file=log)
+            for finding in outcome.result.findings:
+                print(text_output.finding_line(loaded.path, finding), file=log)
+                if finding.fix is not None:
+                    why = (
+                        "the fixed file would not parse (please report it)"
+                        if outcome.unparsable
+                        else "it overlapped another fix or appeared after fixing; run `mountie fix` again"
+                    )
+                    print(f"{text_output.INDENT}fix not applied: {why}", file=log)
+                else:
+                    print(f"{text_output.INDENT}no fix: {text_output.no_fix_reason(finding)}", file=log)
+            remaining += len(outcome.result.findings)
+            if any(f.severity >= fail_level for f in outcome.result.findings) and status == EXIT_OK:
+                status = EXIT_FINDINGS
+
+            changed = outcome.text != loaded.text
+            fixed_count += len(outcome.applied)
+            changed_files += changed
+            if args.diff:
+                if changed:
+                    streams.out.write(text_output.unified_diff(loaded.path, loaded.text, outcome.text))
+                continue
+            if loaded.file is None:  # standard input: the fixed text to standard output
+                streams.out.write(outcome.text)
+                continue
+            if changed:
+                data = (codecs.BOM_UTF8 if loaded.bom else b"") + outcome.text.encode(
+                    "utf-8", "surrogateescape"
+                )
+                try:
+                    write_atomic(loaded.file, data)
+                except OSError as error:
+                    streams.error(
+                        loaded.path, f"cannot write the fixed file: {(error.strerror or str(error)).lower()}"
+                    )
+                    status = EXIT_ERROR
+    except WorkerDiedError as error:
+        streams.out.flush()
+        streams.error("mountie fix", str(error))
+        return EXIT_ERROR
     streams.out.flush()
 
     if fixed_count:
@@ -514,6 +602,24 @@ def cmd_fix(args: argparse.Namespace, streams: _Streams) -> int:
     summary += "."
     print(summary, file=log)
     return status
+
+
+def _fix_target(
+    target: Target, stdin_filename: str | None, settings: Settings
+) -> tuple[Source | InputError | FileReport, FixOutcome | InputError | None]:
+    """One file read and fixed, not written: what was read, and the outcome (None when nothing
+    could be read)."""
+    loaded = read_source(target, stdin_filename)
+    if not isinstance(loaded, Source):
+        return loaded, None
+    try:
+        outcome = fix_text(loaded.text, loaded.path, settings.options(loaded.dockerignore))
+    except Exception as error:
+        if os.environ.get("MOUNTIE_DEBUG"):
+            raise
+        message = f"internal error while fixing ({type(error).__name__}: {error}); please report it"
+        return loaded, InputError(loaded.path, message)
+    return loaded, outcome
 
 
 # --- rules, explain ----------------------------------------------------------------------------
@@ -559,8 +665,42 @@ def cmd_explain(args: argparse.Namespace, streams: _Streams) -> int:
 # --- the command line --------------------------------------------------------------------------
 
 
+def _terminal_columns() -> int:
+    """`shutil.get_terminal_size().columns`, without importing shutil (and the compression modules
+    it imports): argparse sizes a help formatter that way for every argument added."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        stdout = sys.__stdout__
+        try:
+            columns = os.get_terminal_size(stdout.fileno()).columns if stdout is not None else 0
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+        columns = columns or 80
+    return columns
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+        **options: Any,
+    ) -> None:
+        width = _terminal_columns() - 2 if width is None else width
+        super().__init__(prog, indent_increment, max_help_position, width, **options)
+
+
 class _Parser(argparse.ArgumentParser):
     """Exits with status 2 on usage errors, as argparse does, but never from inside `main`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:
@@ -574,7 +714,13 @@ class _ParserExitError(Exception):
         self.status = status
 
 
-def build_parser() -> argparse.ArgumentParser:
+_Commands = argparse._SubParsersAction
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line. With `command`, only that subcommand gets its arguments, which is all
+    `main` needs when the first argument names it: building all nine takes longer than checking
+    a file (the usage, the help and the errors of that subcommand are the same)."""
     parser = _Parser(
         prog="mountie",
         description="Catch BuildKit mount hazards in Dockerfiles.",
@@ -582,7 +728,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mountie {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, add in SUBCOMMANDS.items():
+        if command is None or command == name:
+            add(commands)
+    return parser
 
+
+def _add_check(commands: _Commands[_Parser]) -> None:
     check = commands.add_parser(
         "check",
         help="lint Dockerfiles",
@@ -595,6 +747,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-f", "--format", choices=FORMATS, default="text", help="output format (default: text)"
     )
     _add_common(check)
+    _add_jobs(check, "check")
     check.add_argument(
         "--no-fix-diff", action="store_true", help="text format: name each fix without showing its diff"
     )
@@ -603,6 +756,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_stdin_filename(check)
 
+
+def _add_fix(commands: _Commands[_Parser]) -> None:
     fix = commands.add_parser(
         "fix",
         help="apply every available fix in place",
@@ -611,8 +766,11 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="default: the current directory")
     fix.add_argument("--diff", action="store_true", help="print a unified diff instead of writing the files")
     _add_common(fix)
+    _add_jobs(fix, "fix")
     _add_stdin_filename(fix)
 
+
+def _add_rules(commands: _Commands[_Parser]) -> None:
     rules = commands.add_parser("rules", help="list the rules", description="List the rules.")
     rules.add_argument(
         "-f",
@@ -623,17 +781,15 @@ def build_parser() -> argparse.ArgumentParser:
         "reference, which review comments link to)",
     )
 
+
+def _add_explain(commands: _Commands[_Parser]) -> None:
     explain = commands.add_parser(
         "explain", help="print a rule's documentation", description="Print a rule's documentation."
     )
     explain.add_argument("rule", metavar="CODE", help="a rule code (BKM001) or name, in any case")
-    _add_app_commands(commands)
-    _add_review_command(commands)
-    _add_setup_commands(commands)
-    return parser
 
 
-def _add_app_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_serve(commands: _Commands[_Parser]) -> None:
     """`serve` and `worker`: the GitHub App (settings: environment and .env, see bot/app/settings.py)."""
     serve = commands.add_parser(
         "serve",
@@ -646,6 +802,10 @@ def _add_app_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     serve.add_argument("--no-worker", action="store_true", help="run only the receiver")
+    _add_worker_options(serve)
+
+
+def _add_worker(commands: _Commands[_Parser]) -> None:
     worker = commands.add_parser(
         "worker",
         help="run the job worker",
@@ -653,25 +813,28 @@ def _add_app_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         "(or put them back on the queue after --shutdown-timeout). Every worker process also sweeps for "
         "reviews a killed worker left unfinished (MOUNTIE_SWEEP_INTERVAL).",
     )
-    for parser in (serve, worker):
-        parser.add_argument(
-            "--workers", type=_positive_int, default=2, metavar="N", help="worker threads (default: 2)"
-        )
-        parser.add_argument(
-            "--shutdown-timeout",
-            type=float,
-            default=8.0,
-            metavar="SECONDS",
-            help="on stop, how long running jobs may take to finish before they are requeued (default: 8)",
-        )
-        parser.add_argument(
-            "--env-file",
-            metavar="FILE",
-            help="settings file (default: .env in the current directory, if any)",
-        )
+    _add_worker_options(worker)
 
 
-def _add_setup_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_worker_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers", type=_positive_int, default=2, metavar="N", help="worker threads (default: 2)"
+    )
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=8.0,
+        metavar="SECONDS",
+        help="on stop, how long running jobs may take to finish before they are requeued (default: 8)",
+    )
+    parser.add_argument(
+        "--env-file",
+        metavar="FILE",
+        help="settings file (default: .env in the current directory, if any)",
+    )
+
+
+def _add_setup(commands: _Commands[_Parser]) -> None:
     """`setup` (register the App from app.yml: bot/app/setup_flow.py) and `demo` (bot/app/demo.py)."""
     setup = commands.add_parser(
         "setup",
@@ -726,6 +889,9 @@ def _add_setup_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         metavar="SECONDS",
         help="give up after this long (default: 3600, how long GitHub's codes last)",
     )
+
+
+def _add_demo(commands: _Commands[_Parser]) -> None:
     demo = commands.add_parser(
         "demo",
         help="see the App review a pull request, with no GitHub account",
@@ -742,7 +908,7 @@ def _add_setup_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
 
 
-def _add_review_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_review(commands: _Commands[_Parser]) -> None:
     """`review`: one pull request through the App's review pipeline (bot/app/review_cli.py)."""
     review = commands.add_parser(
         "review",
@@ -791,6 +957,17 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-config", action="store_true", help="ignore any configuration file")
 
 
+def _add_jobs(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        metavar="N",
+        help=f"{verb} files in N processes (default: one per usable CPU; 1: all in this process). "
+        f"Fewer than {POOL_MIN_ITEMS} files are always {verb}ed in this process",
+    )
+
+
 def _add_stdin_filename(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stdin-filename",
@@ -820,9 +997,23 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, _Streams], int]] = {
 }
 
 
+SUBCOMMANDS: dict[str, Callable[[_Commands[_Parser]], None]] = {
+    "check": _add_check,
+    "fix": _add_fix,
+    "rules": _add_rules,
+    "explain": _add_explain,
+    "serve": _add_serve,
+    "worker": _add_worker,
+    "review": _add_review,
+    "setup": _add_setup,
+    "demo": _add_demo,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     streams = _Streams()
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     try:
         args = parser.parse_args(argv)
     except _ParserExitError as stop:

@@ -134,7 +134,15 @@ class InputError:
 
 
 def display_path(path: str) -> str:
-    return Path(os.path.normpath(path)).as_posix()
+    normal = os.path.normpath(path)
+    return normal if os.sep == "/" else Path(normal).as_posix()
+
+
+def _display_join(directory: str, name: str) -> str:
+    """display_path(os.path.join(d, name)) for a plain file name and d = display_path(...)."""
+    if directory == ".":
+        return name
+    return directory + name if directory.endswith("/") else f"{directory}/{name}"
 
 
 def discover(paths: list[str], files: FileFilter | None = None) -> tuple[list[Target], list[InputError]]:
@@ -143,10 +151,10 @@ def discover(paths: list[str], files: FileFilter | None = None) -> tuple[list[Ta
     errors: list[InputError] = []
     seen: set[str] = set()
 
-    def add(path: str) -> None:
+    def add(path: str, real: str | None = None) -> None:
         if path != "-" and files is not None and files.excludes(path):
             return
-        key = path if path == "-" else os.path.realpath(path)
+        key = path if path == "-" else real or os.path.realpath(path)
         if key not in seen:
             seen.add(key)
             targets.append(Target(path))
@@ -161,8 +169,8 @@ def discover(paths: list[str], files: FileFilter | None = None) -> tuple[list[Ta
                 found = _walk(raw, files)
                 if not found:
                     errors.append(InputError(shown, "no Dockerfiles found in this directory"))
-                for path in found:
-                    add(path)
+                for path, real in found:
+                    add(path, real)
             elif os.path.exists(raw):
                 add(shown)
             else:
@@ -172,26 +180,59 @@ def discover(paths: list[str], files: FileFilter | None = None) -> tuple[list[Ta
     return targets, errors
 
 
-def _walk(root: str, files: FileFilter | None = None) -> list[str]:
-    found: list[str] = []
-
-    def on_error(error: OSError) -> None:
-        raise error
-
-    for directory, dirnames, filenames in os.walk(root, onerror=on_error):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-        for name in sorted(filenames):
+def _walk(root: str, files: FileFilter | None = None) -> list[tuple[str, str]]:
+    """The Dockerfiles under `root` as (path to show, real path), in the order of a sorted top-down
+    `os.walk` (a directory's files, then each subdirectory) that does not follow symbolic links to
+    directories. The real path of a file that is not a link is its directory's plus its name: one
+    `realpath` per search instead of one per file. An unreadable directory raises OSError."""
+    found: list[tuple[str, str]] = []
+    # (directory as given, as shown, real path), last to visit first
+    pending = [(root, display_path(root), os.path.realpath(root))]
+    while pending:
+        directory, shown, real = pending.pop()
+        names: list[str] = []
+        links: set[str] = set()
+        subdirectories: list[str] = []
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    if entry.name not in SKIP_DIRS and not entry.is_symlink():
+                        subdirectories.append(entry.name)
+                    continue
+                names.append(entry.name)
+                try:
+                    if entry.is_symlink():
+                        links.add(entry.name)
+                except OSError:
+                    links.add(entry.name)
+        for name in sorted(names):
             path = os.path.join(directory, name)
             if is_dockerfile_name(name) or (files is not None and files.includes(path)):
-                found.append(display_path(path))
+                target = os.path.realpath(path) if name in links else os.path.join(real, name)
+                found.append((_display_join(shown, name), target))
+        for name in sorted(subdirectories, reverse=True):
+            pending.append(
+                (os.path.join(directory, name), _display_join(shown, name), os.path.join(real, name))
+            )
     return found
 
 
 def find_dockerignore(dockerfile: str) -> Path | None:
     """The ignore file the Docker CLI would use if the Dockerfile's directory is the build
     context: `<Dockerfile name>.dockerignore` beside it, else `.dockerignore` there."""
-    path = Path(dockerfile)
-    for candidate in (path.with_name(path.name + ".dockerignore"), path.with_name(".dockerignore")):
-        if candidate.is_file():
-            return candidate
+    directory, name = os.path.split(dockerfile)
+    if name in ("", ".", ".."):  # not a file name: as pathlib reads it
+        path = Path(dockerfile)
+        candidates = [path.with_name(path.name + ".dockerignore"), path.with_name(".dockerignore")]
+        return next((candidate for candidate in candidates if candidate.is_file()), None)
+    for candidate in (
+        os.path.join(directory, name + ".dockerignore"),
+        os.path.join(directory, ".dockerignore"),
+    ):
+        if os.path.isfile(candidate):
+            return Path(candidate)
     return None

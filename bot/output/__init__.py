@@ -70,6 +70,69 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
+class _NotPlainJSONError(Exception):
+    pass
+
+
+def dump_json(value: object) -> str:
+    """`json.dumps(value, indent=2, ensure_ascii=False)`, byte for byte, for documents made of
+    dicts with string keys, lists, tuples, strings, ints, booleans and None, in half the time
+    (`indent` makes json use its pure-Python encoder; this one writes strings with the C one).
+    Anything else (a float, a key that is not a string) goes to `json.dumps` itself."""
+    from json.encoder import encode_basestring
+
+    out: list[str] = []
+    append = out.append
+
+    def emit(item: object, newline: str) -> None:
+        if isinstance(item, str):
+            append(encode_basestring(item))
+        elif isinstance(item, dict):
+            if not item:
+                append("{}")
+                return
+            inner = newline + "  "
+            separator = "{" + inner
+            for key, member in item.items():
+                if not isinstance(key, str):
+                    raise _NotPlainJSONError
+                append(separator)
+                append(encode_basestring(key))
+                append(": ")
+                emit(member, inner)
+                separator = "," + inner
+            append(newline + "}")
+        elif isinstance(item, list | tuple):
+            if not item:
+                append("[]")
+                return
+            inner = newline + "  "
+            separator = "[" + inner
+            for member in item:
+                append(separator)
+                emit(member, inner)
+                separator = "," + inner
+            append(newline + "]")
+        elif item is None:
+            append("null")
+        elif item is True:
+            append("true")
+        elif item is False:
+            append("false")
+        elif type(item) is int:
+            append(int.__repr__(item))
+        else:
+            raise _NotPlainJSONError
+
+    try:
+        emit(value, "\n")
+    except _NotPlainJSONError:
+        import json
+
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    return "".join(out)
+
+
 __all__ = [
     "EXIT_ERROR",
     "EXIT_FINDINGS",
@@ -79,5 +142,6 @@ __all__ = [
     "FileReport",
     "InputError",
     "Report",
+    "dump_json",
     "plural",
 ]

@@ -59,7 +59,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.dockerfile.errors import Problem
-from bot.output import Report
+from bot.output import Report, dump_json
 from bot.rules import RULES_BY_CODE
 from bot.rules.base import Finding, Rule
 
@@ -122,7 +122,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 
 def render_check(report: Report) -> str:
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return dump_json(report_to_dict(report)) + "\n"
 
 
 def rules_json(rules: Iterable[Rule]) -> str:

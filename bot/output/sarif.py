@@ -23,7 +23,6 @@ Files that could not be checked, and BuildKit problems, are `invocations[0]
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import urllib.parse
@@ -33,7 +32,7 @@ from typing import Any
 
 from bot import __version__
 from bot.dockerfile.errors import Problem
-from bot.output import STDIN_NAME, FileReport, Report
+from bot.output import STDIN_NAME, FileReport, Report, dump_json
 from bot.rules import ALL_RULES
 from bot.rules.base import Edit, Finding, Rule, Severity
 
@@ -188,9 +187,10 @@ def report_to_sarif(report: Report) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     notifications: list[dict[str, Any]] = []
     for file in report.files:
-        lines = _physical_lines(file.text)
-        seen: Counter[str] = Counter()
-        results.extend(_result(f, file, rule_index, lines, seen) for f in file.result.findings)
+        if file.result.findings:  # most files have none: no need to split them into lines
+            lines = _physical_lines(file.text)
+            seen: Counter[str] = Counter()
+            results.extend(_result(f, file, rule_index, lines, seen) for f in file.result.findings)
         notifications.extend(_problem_notification(file, p) for p in file.result.problems)
     for error in report.errors:
         notifications.append(
@@ -225,4 +225,4 @@ def report_to_sarif(report: Report) -> dict[str, Any]:
 
 
 def render_check(report: Report) -> str:
-    return json.dumps(report_to_sarif(report), indent=2, ensure_ascii=False) + "\n"
+    return dump_json(report_to_sarif(report)) + "\n"

@@ -8,7 +8,6 @@ last line sums up. Errors that stop a file from being checked go to standard err
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from bot.dockerfile.errors import Problem
@@ -78,6 +77,8 @@ def fix_diff(path: str, text: str, fix: Fix, context: int = 1) -> str:
 
 def unified_diff(path: str, before: str, after: str, *, context: int = 3) -> str:
     """A `git apply`/`patch -p1` compatible diff (`a/` and `b/` prefixes for relative paths)."""
+    import difflib  # only a fix's diff needs it: not imported for a clean check
+
     old, new = (f"a/{path}", f"b/{path}") if not path.startswith("/") else (path, path)
     lines: list[str] = []
     diff = difflib.unified_diff(

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.cli.conftest import MOTIVATING, ROOT, write
+from tests.cli.conftest import CLEAN, MOTIVATING, ROOT, write
 
 HEAVY = (
     "fastapi",
@@ -47,6 +47,43 @@ def test_check_imports_none_of_the_app_dependencies(tmp_path: Path) -> None:
         assert probe["code"] == 1, done.stderr
         loaded = {name.split(".")[0] for name in probe["modules"]}
         assert not loaded & set(HEAVY), (fmt, loaded & set(HEAVY))
+
+
+# Nor what `check` needs only sometimes: the configuration's parser (no configuration here), a
+# diff (no fix to show), the pickler (no worker processes), shutil (argparse sizes its help with it).
+NOT_FOR_A_CLEAN_FILE = ("bot.config", "difflib", "pickle", "_pickle", "shutil", "multiprocessing")
+
+
+def test_check_of_a_clean_file_imports_only_what_it_needs(tmp_path: Path) -> None:
+    write(tmp_path, "Dockerfile", CLEAN)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, "check", "Dockerfile"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    probe = json.loads(done.stderr.strip().splitlines()[-1])
+    assert probe["code"] == 0, done.stderr
+    assert not set(probe["modules"]) & set(NOT_FOR_A_CLEAN_FILE)
+
+
+def test_worker_processes_import_no_multiprocessing(tmp_path: Path) -> None:
+    for index in range(40):
+        write(tmp_path, f"s{index}/Dockerfile", MOTIVATING)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, "check", "--jobs", "2", "."],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    probe = json.loads(done.stderr.strip().splitlines()[-1])
+    assert probe["code"] == 1, done.stderr
+    loaded = {name.split(".")[0] for name in probe["modules"]}
+    assert not loaded & {"multiprocessing", "concurrent", "threading", "subprocess", *HEAVY}
 
 
 def test_importtime_of_python_m_bot(tmp_path: Path) -> None:
