@@ -298,7 +298,7 @@ def _is_stdin(target: Target) -> bool:
 def _portable(item: object) -> object:
     """What a worker sends back: `item` without what is costly to pickle and no output uses (the
     Dockerfile model, the .dockerignore)."""
-    if isinstance(item, tuple):
+    if type(item) is tuple:  # the pairs the work functions return (not a NamedTuple value)
         return tuple(_portable(part) for part in item)
     if isinstance(item, LintResult):
         return replace(item, dockerfile=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.dockerfile.errors import Problem
 from bot.dockerfile.model import Dockerfile
@@ -20,8 +20,7 @@ _PRAGMA = re.compile(r"^mountie\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+?)(?
 _CODE = re.compile(r"^BKM\d{3}$")
 
 
-@dataclass(frozen=True, slots=True)
-class Suppressions:
+class Suppressions(NamedTuple):
     file_codes: frozenset[str]
     by_line: dict[int, frozenset[str]]  # instruction start line -> codes
     problems: tuple[Problem, ...]

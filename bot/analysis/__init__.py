@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from bot.analysis.dockerignore import DockerIgnore
 from bot.dockerfile.model import Dockerfile
@@ -12,8 +12,7 @@ if TYPE_CHECKING:
     from bot.rules.base import Finding, Rule
 
 
-@dataclass(frozen=True, slots=True)
-class FixOptions:
+class FixOptions(NamedTuple):
     """How fixes move artifacts out of a mount (`.github/mountie.yml` `fix:` section)."""
 
     move_command: str = "mv"  # "mv", or "cp" to keep the cache warm

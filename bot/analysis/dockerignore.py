@@ -7,11 +7,10 @@ excludes everything below it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class _Pattern:
+class _Pattern(NamedTuple):
     regex: re.Pattern[str]
     exclusion: bool  # a `!pattern` line
     text: str

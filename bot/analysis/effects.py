@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from bot.analysis.path_index import any_related
 from bot.dockerfile import paths
@@ -23,22 +23,19 @@ from bot.dockerfile.words import Scope, expand
 _VAR = re.compile(r"\$")
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
+class Output(NamedTuple):
     path: str  # absolute directory or file the tool writes
     tool: str  # e.g. "cargo build"
 
 
-@dataclass(frozen=True, slots=True)
-class CopyOut:
+class CopyOut(NamedTuple):
     sources: tuple[str, ...]  # absolute; may contain glob characters
     dest: str  # absolute
     dest_is_dir: bool
     command: str  # "cp", "mv", ...
 
 
-@dataclass(frozen=True, slots=True)
-class RunEffects:
+class RunEffects(NamedTuple):
     script: str
     commands: tuple[SimpleCommand, ...]
     outputs: tuple[Output, ...]  # build-tool outputs (defaults or redirected)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.analysis.dockerignore import DockerIgnore
 from bot.analysis.effects import effects_of
@@ -20,8 +20,7 @@ from bot.dockerfile import paths
 from bot.dockerfile.model import ResolvedMount, Stage, Step
 
 
-@dataclass(frozen=True, slots=True)
-class EarlierContent:
+class EarlierContent(NamedTuple):
     """What put content at the mount target before the RUN, so it reappears afterwards."""
 
     step: Step
@@ -29,8 +28,7 @@ class EarlierContent:
     certain: bool  # False when it depends on a build context we cannot see
 
 
-@dataclass(frozen=True, slots=True)
-class LostWrite:
+class LostWrite(NamedTuple):
     run: Step
     mount: ResolvedMount
     path: str

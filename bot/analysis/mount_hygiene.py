@@ -16,6 +16,7 @@ import posixpath
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bot.analysis.effects import effects_of
 from bot.analysis.run_commands import Arg, Command, RunCommands, run_commands
@@ -251,14 +252,12 @@ def home_of(step: Step, extra: dict[str, str] | None = None) -> str | None:
 # -- facts ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class OutputKind:
+class OutputKind(NamedTuple):
     what: str  # "a cargo or Maven `target` output dir"
     risk: str  # what sharing it across platforms does
 
 
-@dataclass(frozen=True, slots=True)
-class RelativeCache:
+class RelativeCache(NamedTuple):
     """BKM005: a cache mount with a relative target and no id."""
 
     ref: MountRef
@@ -267,8 +266,7 @@ class RelativeCache:
     copy_out: Step | None  # another RUN that copies out of the same cache
 
 
-@dataclass(frozen=True, slots=True)
-class UnscopedCache:
+class UnscopedCache(NamedTuple):
     """BKM006: a cache on an output or state dir whose id does not separate platforms."""
 
     ref: MountRef
@@ -277,16 +275,14 @@ class UnscopedCache:
     id_text: str | None  # the id as written, if any
 
 
-@dataclass(frozen=True, slots=True)
-class UnlockedApt:
+class UnlockedApt(NamedTuple):
     """BKM007 (A): apt cache mounts a concurrent build may share while apt holds its lock."""
 
     step: Step
     refs: tuple[MountRef, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class DockerCleanGap:
+class DockerCleanGap(NamedTuple):
     """BKM007 (B): a cache on /var/cache/apt in a Debian-based stage that keeps docker-clean."""
 
     ref: MountRef
@@ -294,8 +290,7 @@ class DockerCleanGap:
     first: Step  # the first such RUN in the chain: where the fix removes docker-clean
 
 
-@dataclass(frozen=True, slots=True)
-class ListsLost:
+class ListsLost(NamedTuple):
     """BKM008: `apt-get install` whose package lists were only ever written into a mount."""
 
     install: Step
@@ -305,15 +300,13 @@ class ListsLost:
     own_mount: ResolvedMount | None  # the install RUN's own mount on the lists, if any
 
 
-@dataclass(frozen=True, slots=True)
-class DpkgMount:
+class DpkgMount(NamedTuple):
     """BKM008: a mount covering the dpkg database in a RUN that changes packages."""
 
     ref: MountRef
 
 
-@dataclass(frozen=True, slots=True)
-class Cleanup:
+class Cleanup(NamedTuple):
     """BKM009: a cleanup command that empties a cache mount of its own RUN."""
 
     step: Step

@@ -22,7 +22,7 @@ import json
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.analysis.effects import effects_of
 from bot.analysis.memo import memo
@@ -106,8 +106,7 @@ def explicit_non_root(step: Step) -> bool:
 # -- what the image runs ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RuntimeCommand:
+class RuntimeCommand(NamedTuple):
     """One command the container runs: a CMD, ENTRYPOINT or HEALTHCHECK, or one simple command of
     its shell form."""
 
@@ -123,8 +122,7 @@ class RuntimeCommand:
         return posixpath.basename(first) if first else ""
 
 
-@dataclass(frozen=True, slots=True)
-class PathRead:
+class PathRead(NamedTuple):
     """A path some instruction needs to exist."""
 
     step: Step
@@ -361,8 +359,7 @@ _COPY_ARG_OPTIONS = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class RunRead:
+class RunRead(NamedTuple):
     path: str  # absolute
     command: SimpleCommand
 

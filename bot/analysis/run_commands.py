@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from bot.analysis.effects import run_script, run_tokens
@@ -38,8 +37,7 @@ class Arg(NamedTuple):
     quoted: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     args: tuple[Arg, ...]  # the words, assignments and redirections left out
     assignments: dict[str, str]
     start: int  # span of the whole simple command (assignments and redirections included)
@@ -69,14 +67,13 @@ class Command:
         return tuple(args)
 
 
-@dataclass(frozen=True, slots=True)
-class RunCommands:
+class RunCommands(NamedTuple):
     step: Step
     script: str
     form: str  # "shell", "heredoc" or "exec"
     commands: tuple[Command, ...]
     errexit_at: int | None = None  # offset of the first `set -e`, if any
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     def workdir_of(self, command: Command) -> str | None:
         """The absolute directory `command` runs in, None when a `cd` goes somewhere unknown."""

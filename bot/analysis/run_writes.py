@@ -10,7 +10,7 @@ built on this stay silent rather than guess.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.analysis.effects import effects_of
 from bot.dockerfile import paths
@@ -19,8 +19,7 @@ from bot.dockerfile.shell import SimpleCommand
 from bot.dockerfile.words import Scope, expand
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
+class Write(NamedTuple):
     path: str  # absolute
     kind: str  # "redirect", "mkdir", "mkdir -p", "touch", "modify", "copy", "move", "output"
     what: str  # how to name it in a message: "`> out.txt`", "`cargo build` (its `target/`)"

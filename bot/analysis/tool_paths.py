@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.analysis.effects import effects_of, run_script
 from bot.dockerfile import paths
@@ -27,8 +27,7 @@ from bot.dockerfile.shell import SimpleCommand
 # -- users ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RunAs:
+class RunAs(NamedTuple):
     user: str  # the user part of USER, expanded
     group: str | None  # the group part, when written
 
@@ -85,8 +84,7 @@ def root_image(stage: Stage) -> str | None:
 # -- populated directories --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Populated:
+class Populated(NamedTuple):
     path: str  # a directory that holds executables or data before the RUN
     what: str  # "cargo and rustc"
     origin: str  # "the rust base image", "the RUN on line 4"
@@ -266,8 +264,7 @@ def _home(step: Step) -> str | None:
     return "/root" if runs_as_root(step) else None
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCache:
+class ToolCache(NamedTuple):
     key: str
     label: str  # "the Go build cache"
     tool: str  # "go"
@@ -322,8 +319,7 @@ _OVERRIDE_OPTIONS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class CacheDir:
+class CacheDir(NamedTuple):
     """Where a tool's cache is at one command: `path` when known; `described` always."""
 
     cache: ToolCache

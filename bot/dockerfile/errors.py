@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(NamedTuple):
     """Something BuildKit would reject or misread.
 
     A fatal problem means the file cannot be modelled at all (no rule runs on it); a non-fatal one is

@@ -6,12 +6,11 @@ an unknown WORKDIR (taken as `/` and marked assumed) and unknown ENV (references
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class ImageDefaults:
+class ImageDefaults(NamedTuple):
     workdir: str | None  # None: the image sets no WORKDIR, so it is `/`
     env: dict[str, str]
 

@@ -186,8 +186,7 @@ def parse_dockerfile(text: str) -> Dockerfile:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _StageState:
+class _StageState(NamedTuple):
     env: dict[str, str | None]
     env_complete: bool
     workdir: Workdir

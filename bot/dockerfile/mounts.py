@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bot.dockerfile.words import Scope, expand
 
@@ -38,8 +38,7 @@ class MountError(ValueError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
+class Mount(NamedTuple):
     type: str
     raw: str  # the flag value as written, after quote removal
     options: dict[str, str]  # key (canonical) -> value as written (before expansion)
@@ -54,7 +53,7 @@ class Mount:
     uid: str | None
     gid: str | None
     mode: str | None
-    unresolved: tuple[str, ...] = field(default=())
+    unresolved: tuple[str, ...] = ()
 
     @property
     def ephemeral(self) -> bool:

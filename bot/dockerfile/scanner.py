@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
 
@@ -89,8 +88,7 @@ class Comment(NamedTuple):
     text: str  # after the `#`, stripped
 
 
-@dataclass(frozen=True, slots=True)
-class Scan:
+class Scan(NamedTuple):
     lines: tuple[str, ...]  # physical lines, without line terminators
     directives: dict[str, str]
     directive_lines: dict[str, int]

@@ -35,8 +35,7 @@ class Token(NamedTuple):
 _token: Callable[[tuple[str, str, int, int, bool]], Token] = partial(tuple.__new__, Token)
 
 
-@dataclass(frozen=True, slots=True)
-class Redirect:
+class Redirect(NamedTuple):
     operator: str
     target: str
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.dockerfile.flags import Flag
 from bot.dockerfile.model import Dockerfile, Step
@@ -36,8 +36,7 @@ _ALIASES = {"dst": "target", "destination": "target", "src": "source", "ro": "re
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9_./:@+${}-]+")
 
 
-@dataclass(frozen=True, slots=True)
-class Replacement:
+class Replacement(NamedTuple):
     """Replace physical text from (line, col) to (end_line, end_col), exclusive, with `text`.
 
     Lines are 1-based, columns 0-based; (line + 1, 0) as the end takes the line break too.

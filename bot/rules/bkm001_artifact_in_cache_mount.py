@@ -50,7 +50,7 @@ import posixpath
 import re
 import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.analysis import Analysis
 from bot.analysis.effects import effects_of, existing_copy_outs
@@ -62,8 +62,7 @@ from bot.fixes.text_edit import NoFix, append_to_run, replace_words
 from bot.rules.base import Edit, Finding, Fix, FixAvailability, Rule, Severity
 
 
-@dataclass(frozen=True, slots=True)
-class _Read:
+class _Read(NamedTuple):
     """One consumer reading one path."""
 
     step: Step  # the consuming instruction

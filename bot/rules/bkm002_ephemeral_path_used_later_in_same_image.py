@@ -84,7 +84,7 @@ import json
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.analysis import Analysis
 from bot.analysis.dockerignore import DockerIgnore
@@ -111,8 +111,7 @@ _BINARY_TOOLS = ("cargo build", "cargo b", "cargo rustc", "cargo install", "go b
 _BINARY_DIR = "/usr/local/bin"
 
 
-@dataclass(frozen=True, slots=True)
-class _Hit:
+class _Hit(NamedTuple):
     read: PathRead
     lost: LostWrite
     severity: Severity

@@ -101,7 +101,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.analysis import Analysis
 from bot.analysis.dockerignore import DockerIgnore
@@ -153,8 +153,7 @@ _CARGO_INSTALL_VALUES = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class _Tree:
+class _Tree(NamedTuple):
     """A cache mount that holds, or is linked from, what a RUN installs."""
 
     run: Step
@@ -169,8 +168,7 @@ class _Tree:
     cap: Severity = Severity.ERROR
 
 
-@dataclass(frozen=True, slots=True)
-class _Evidence:
+class _Evidence(NamedTuple):
     line: int
     text: str
     by_path: bool = True  # names a path in the tree (False: runs a tool that would use it)
@@ -242,8 +240,7 @@ def _entries_before(run: Step, escape: str) -> list[str]:
     return [path for _, path in memo(run.stage, "bkm003_path_entries", table)[run]]
 
 
-@dataclass(frozen=True, slots=True)
-class _Found:
+class _Found(NamedTuple):
     kind: str
     tree: str
     label: str

@@ -62,7 +62,7 @@ choice. The usual shape is `RUN --mount=type=bind,target=. go build -o /out/app 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.analysis import Analysis
 from bot.analysis.effects import effects_of
@@ -79,8 +79,7 @@ _NO_FIX = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Reader:
+class _Reader(NamedTuple):
     step: Step
     path: str
     how: str

@@ -59,7 +59,7 @@ the build.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.analysis import Analysis
 from bot.analysis.dockerignore import DockerIgnore
@@ -84,8 +84,7 @@ _NO_FIX = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Shadow:
+class _Shadow(NamedTuple):
     step: Step  # the instruction that put the content there
     path: str  # where it put it
     kind: str  # "copy" or "build"
