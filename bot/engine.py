@@ -9,6 +9,7 @@ from bot.analysis import Analysis, DockerIgnore, FixOptions
 from bot.dockerfile.errors import Problem
 from bot.dockerfile.model import Dockerfile, parse_dockerfile
 from bot.fixes.conflicts import defer_overlapping_tidy_fixes
+from bot.fixes.limits import refuse_overlong_fixes
 from bot.rules import ALL_RULES
 from bot.rules.base import Finding, Rule, Severity
 from bot.suppressions import NONE as NO_SUPPRESSIONS
@@ -110,7 +111,7 @@ def lint_text(text: str, path: str = "Dockerfile", options: LintOptions | None =
             findings.append(finding if override is None else replace(finding, severity=override))
     if suppressions is not NO_SUPPRESSIONS:
         findings = suppressions.filter(findings)
-    findings = defer_overlapping_tidy_fixes(findings, _TIDYING.__contains__)
+    findings = refuse_overlong_fixes(defer_overlapping_tidy_fixes(findings, _TIDYING.__contains__))
     findings.sort(key=lambda f: (f.line, f.column, f.code))
     problems = (*dockerfile.problems, *suppressions.problems)
     return LintResult(path, tuple(findings), tuple(sorted(problems, key=lambda p: p.line)), dockerfile)

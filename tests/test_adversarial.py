@@ -49,8 +49,8 @@ def check_fixes(text: str, result: LintResult, most: int | None = None) -> None:
     """Each fix (or the first `most`), applied alone, leaves a file the model and (when it read the
     original) BuildKit accept, on which the engine runs again without raising.
 
-    BuildKit refuses a line of 64 KiB or more ("dockerfile line greater than max allowed size");
-    the model does not, so the oracle is asked only about files whose lines are all shorter."""
+    BuildKit refuses a line of 64 KiB or more ("dockerfile line greater than max allowed size"),
+    as the model does; the oracle is asked only about files whose lines are all shorter."""
     fixes = [f for f in result.findings if f.fix is not None][:most]
     original_ok: bool | None = None
     for finding in fixes:
@@ -120,9 +120,21 @@ CASES = [
     ),
     Case("a 900 KB heredoc", lambda: heredoc(900 * 1024), True),
     Case("a 10 MB heredoc", lambda: heredoc(10 * MIB), False),
-    Case("a 1 MiB line", lambda: "FROM alpine\nRUN echo " + "a" * (MIB - 30) + "\n", True),
-    Case("a 1 MiB line of words", lambda: "FROM alpine\nRUN echo" + " ab" * ((MIB - 30) // 3) + "\n", True),
-    Case("a 1 MiB line of quotes", lambda: "FROM alpine\nRUN echo " + "\"'" * ((MIB - 30) // 2) + "\n", True),
+    # BuildKit refuses a physical line over 65,535 bytes, and so does the model ...
+    Case("a 1 MiB line", lambda: "FROM alpine\nRUN echo " + "a" * (MIB - 30) + "\n", False),
+    Case("a 1 MiB line of words", lambda: "FROM alpine\nRUN echo" + " ab" * ((MIB - 30) // 3) + "\n", False),
+    Case("a 1 MiB line of quotes", lambda: "FROM alpine\nRUN echo " + "\"'" * (MIB // 2 - 15) + "\n", False),
+    # ... but not a logical line of that size made of shorter ones.
+    Case(
+        "a 1 MiB logical line of 16 KB lines",
+        lambda: "FROM alpine\nRUN echo" + (" ab" * 5400 + " \\\n") * 64 + "\n",
+        True,
+    ),
+    Case(
+        "a 1 MiB logical line of quotes in 16 KB lines",
+        lambda: "FROM alpine\nRUN echo " + ("\"'" * 8100 + " \\\n") * 64 + "\n",
+        True,
+    ),
     Case("NUL bytes", lambda: "FROM alpine\nRUN echo \x00 > /x\n", False),
     Case(
         "500 stages, each with a cache mount and a COPY --from the one before",
@@ -155,7 +167,7 @@ CASES = [
         "one RUN of 16,000 commands moving files out of its cache mount",
         lambda: (
             "FROM rust AS b\nRUN --mount=type=cache,target=/app/target cargo build"
-            + "".join(f" && mv /app/target/release/app{i} /tmp/app{i}" for i in range(16_000))
+            + "".join(f" \\\n && mv /app/target/release/app{i} /tmp/app{i}" for i in range(16_000))
             + "\nFROM scratch\nCOPY --from=b /tmp/app1 /app\n"
         ),
         True,
@@ -164,7 +176,7 @@ CASES = [
         "one RUN with 2,000 mounts",
         lambda: (
             "FROM alpine\nRUN "
-            + " ".join(f"--mount=type=cache,target=/m/{i}" for i in range(2000))
+            + " \\\n ".join(f"--mount=type=cache,target=/m/{i}" for i in range(2000))
             + " ls /m/1 && cp /m/2/x /out\n"
         ),
         True,

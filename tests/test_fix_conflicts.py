@@ -1,5 +1,6 @@
-"""The engine's fix-conflict policy (`bot.fixes.conflicts`): a tidying fix (BKM005-BKM009) waits
-while a reported repairing fix changes the same lines, and is offered once that fix is applied."""
+"""The engine's fix policies: a tidying fix (BKM005-BKM009) waits while a reported repairing fix
+changes the same lines, and is offered once that fix is applied (`bot.fixes.conflicts`); a fix
+that would leave a line BuildKit refuses is not offered (`bot.fixes.limits`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from bot.config import RepoConfig
 from bot.engine import LintOptions, lint_text
 from bot.fixes.apply import apply_edits
 from bot.fixes.conflicts import defer_overlapping_tidy_fixes
+from bot.fixes.limits import REASON as OVERLONG
 from bot.rules import ALL_RULES
 from bot.rules.base import Edit, Finding, Fix, Severity
 
@@ -82,3 +84,20 @@ def test_the_tidying_rules_are_the_cache_hygiene_rules() -> None:
         "BKM008",
         "BKM009",
     }
+
+
+def _near_the_line_limit(padding: int) -> str:
+    run = "RUN --mount=type=cache,target=/app/target cargo build" + " && true" * padding
+    copy = "COPY --from=build /app/target/release/app /app"
+    return f"FROM rust:1.79 AS build\nWORKDIR /app\n{run}\nFROM scratch\n{copy}\n"
+
+
+def test_a_fix_that_would_make_a_line_too_long_for_buildkit_is_not_offered() -> None:
+    """BuildKit refuses lines over 65,535 bytes: BKM001's fix appends a move to the RUN's line."""
+    short = [f for f in lint_text(_near_the_line_limit(100)).findings if f.code == "BKM001"]
+    assert short and short[0].fix is not None
+    text = _near_the_line_limit(8185)  # the RUN line: 65,534 bytes, one under the limit
+    assert max(len(line.encode()) for line in text.splitlines()) < 65535
+    (finding,) = [f for f in lint_text(text).findings if f.code == "BKM001"]
+    assert finding.fix is None
+    assert finding.no_fix_reason == OVERLONG

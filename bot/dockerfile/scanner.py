@@ -28,6 +28,7 @@ _DIRECTIVE = re.compile(r"#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\
 _KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
 _HEREDOC_WORD = re.compile(r"([0-9]*)<<(-?)([^<]*)$")
 _HEREDOC_KEYWORDS = frozenset({"run", "copy", "add"})
+MAX_LINE_BYTES = 64 * 1024 - 1  # bufio.MaxScanTokenSize - 1
 
 
 class Heredoc(NamedTuple):
@@ -108,12 +109,15 @@ def split_lines(text: str) -> list[str]:
 
 
 def scan(text: str) -> Scan:
+    original = text
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = split_lines(text)
     # Heredoc bodies keep each line exactly as written, line terminator included (BuildKit
     # appends the raw bytes it scanned).
     raw_lines = text.split("\n")
+    if max(map(len, raw_lines)) > MAX_LINE_BYTES // 4:  # only then can a line be too long
+        _check_line_lengths(raw_lines, bom=len(text) < len(original))
     directives: dict[str, str] = {}
     directive_lines: dict[str, int] = {}
     escape = "\\"
@@ -229,6 +233,21 @@ def scan(text: str) -> Scan:
         instructions=tuple(instructions),
         comments=tuple(comments),
     )
+
+
+def _check_line_lengths(raw_lines: list[str], *, bom: bool) -> None:
+    """BuildKit reads lines with Go's bufio.Scanner, whose longest token is 64 KiB - 1: a longer
+    line (its bytes, a `\r` before the `\n` included) fails the whole parse."""
+    for number, line in enumerate(raw_lines, start=1):
+        if len(line) <= MAX_LINE_BYTES // 4:
+            continue
+        size = len(line.encode("utf-8", "surrogatepass")) + (3 if bom and number == 1 else 0)
+        if size > MAX_LINE_BYTES:
+            raise DockerfileSyntaxError(
+                number,
+                f"line is {size:,} bytes long; BuildKit refuses lines over {MAX_LINE_BYTES:,} bytes "
+                f"(dockerfile line greater than max allowed size of {MAX_LINE_BYTES})",
+            )
 
 
 def _may_contain_heredoc(logical: str, escape: str) -> bool:

@@ -13,6 +13,7 @@ from bot.dockerfile.instructions import KEYWORDS, build_instruction
 from bot.dockerfile.jsonargs import GO_SPACE
 from bot.dockerfile.model import parse_dockerfile
 from bot.dockerfile.scanner import scan, split_lines
+from tests.oracle import oracle_accepts
 
 
 def _spans(text: str) -> list[tuple[str, int, int]]:
@@ -268,3 +269,23 @@ def test_keyword_is_the_first_ascii_blank_separated_word_of_the_stripped_line(te
     if instruction.keyword != "ONBUILD" and "--" not in expected_args:
         assert instruction.args == expected_args
         assert text[instruction.args_offset :].rstrip(GO_SPACE) == instruction.args
+
+
+# -- BuildKit's longest line --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", ""])
+@pytest.mark.parametrize("size", [65534, 65535, 65536])
+def test_lines_over_65535_bytes_are_refused_as_buildkit_refuses_them(size: int, ending: str) -> None:
+    """Go's bufio.Scanner gives up on a token of 64 KiB: the line's bytes, with a `\r` before its
+    newline, may be 65,535 at most (the oracle, BuildKit's own parser, agrees at each size)."""
+    text = "FROM a\nRUN echo " + "é" * ((size - 9) // 2) + "x" * ((size - 9) % 2) + ending
+    line_bytes = len(text.split("\n")[1].encode())  # a `\r` before the newline counts
+    assert line_bytes == size + (1 if ending == "\r\n" else 0)
+    accepted = line_bytes <= 65535
+    assert oracle_accepts(text) == accepted
+    model = parse_dockerfile(text)
+    assert model.ok == accepted
+    if not accepted:
+        assert model.problems[0].line == 2
+        assert "greater than max allowed size of 65535" in model.problems[0].message
