@@ -32,20 +32,26 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stder
 """
 
 
+def _probe(cwd: Path, *arguments: str) -> tuple[int, list[str]]:
+    """`mountie ARGUMENTS` in a fresh interpreter: its exit status and every module it imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *arguments],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    probe = json.loads(done.stderr.strip().splitlines()[-1])
+    return int(probe["code"]), list(probe["modules"])
+
+
 def test_check_imports_none_of_the_app_dependencies(tmp_path: Path) -> None:
     write(tmp_path, "Dockerfile", MOTIVATING)
     for fmt in ("text", "json", "sarif", "github"):
-        done = subprocess.run(
-            [sys.executable, "-c", _PROBE, "check", "-f", fmt, "Dockerfile"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-            check=False,
-        )
-        probe = json.loads(done.stderr.strip().splitlines()[-1])
-        assert probe["code"] == 1, done.stderr
-        loaded = {name.split(".")[0] for name in probe["modules"]}
+        code, modules = _probe(tmp_path, "check", "-f", fmt, "Dockerfile")
+        assert code == 1
+        loaded = {name.split(".")[0] for name in modules}
         assert not loaded & set(HEAVY), (fmt, loaded & set(HEAVY))
 
 
@@ -56,33 +62,17 @@ NOT_FOR_A_CLEAN_FILE = ("bot.config", "difflib", "pickle", "_pickle", "shutil", 
 
 def test_check_of_a_clean_file_imports_only_what_it_needs(tmp_path: Path) -> None:
     write(tmp_path, "Dockerfile", CLEAN)
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, "check", "Dockerfile"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        check=False,
-    )
-    probe = json.loads(done.stderr.strip().splitlines()[-1])
-    assert probe["code"] == 0, done.stderr
-    assert not set(probe["modules"]) & set(NOT_FOR_A_CLEAN_FILE)
+    code, modules = _probe(tmp_path, "check", "Dockerfile")
+    assert code == 0
+    assert not set(modules) & set(NOT_FOR_A_CLEAN_FILE)
 
 
 def test_worker_processes_import_no_multiprocessing(tmp_path: Path) -> None:
     for index in range(40):
         write(tmp_path, f"s{index}/Dockerfile", MOTIVATING)
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, "check", "--jobs", "2", "."],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        check=False,
-    )
-    probe = json.loads(done.stderr.strip().splitlines()[-1])
-    assert probe["code"] == 1, done.stderr
-    loaded = {name.split(".")[0] for name in probe["modules"]}
+    code, modules = _probe(tmp_path, "check", "--jobs", "2", ".")
+    assert code == 1
+    loaded = {name.split(".")[0] for name in modules}
     assert not loaded & {"multiprocessing", "concurrent", "threading", "subprocess", *HEAVY}
 
 
