@@ -8,15 +8,26 @@ environment variable set before import in every process and a wiped directory at
 a worker started on its own (`mountie worker`) cannot coordinate with a running receiver.
 prometheus_client is used only to write the exposition format.
 
-Writing a metric never fails the caller: a database error is logged and the figure dropped.
+The receiver buffers its counts (`MetricsStore(path, flush_interval=...)`): an increment is a
+dictionary update in memory, written to the file with the others in one transaction every
+`flush_interval` seconds (1 s in `mountie serve`) and by `close()` at a clean shutdown, instead of
+two SQLite commits per delivery. Its own `GET /metrics` adds the counts not yet written, so they
+show at once; other processes reading the file see them within the interval. A receiver that is
+killed (SIGKILL, a crash) loses at most the last interval's counts; the deliveries themselves are
+in the ledger and the queue whatever happens to their counts. The worker writes at once.
+
+Writing a metric never fails the caller: a database error is logged and the figure dropped
+(buffered figures are kept for the next flush instead).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,55 +114,131 @@ Sample = tuple[str, dict[str, str], str, float]  # metric, labels, field ("", "s
 ExtraGauges = Callable[[], Mapping[str, tuple[str, float]]]  # name -> (help, value), read at scrape
 
 
+# A buffered change to one row: (True, v) sets it to v, (False, d) adds d.
+_Change = tuple[bool, float]
+_Key = tuple[str, str, str]  # metric, labels key (JSON), field
+
+
 class MetricsStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, flush_interval: float | None = None) -> None:
+        """`flush_interval`: buffer in memory and write every so many seconds (see the module
+        docstring; call `close()` at shutdown); None: every figure is written at once."""
         self._db = SqliteFile(path, _SCHEMA)
+        self._buffered = flush_interval is not None
+        self._pending: dict[_Key, _Change] = {}
+        self._pending_lock = threading.Lock()  # `_pending` itself
+        # Held while a flush moves figures from memory to the file, and while a reader combines
+        # the two, so that no scrape sees a flushed count in neither (a counter going down).
+        self._flush_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+        if flush_interval is not None:
+            self._flusher = threading.Thread(
+                target=self._flush_every, args=(flush_interval,), name="metrics flush", daemon=True
+            )
+            self._flusher.start()
 
     def inc(self, spec: MetricSpec, labels: Mapping[str, str] | None = None, amount: float = 1.0) -> None:
-        self._write(spec, labels, [(_ADD, "", amount)])
+        self._write(spec, labels, [(False, "", amount)])
 
     def set(self, spec: MetricSpec, value: float, labels: Mapping[str, str] | None = None) -> None:
-        self._write(spec, labels, [(_SET, "", value)])
+        self._write(spec, labels, [(True, "", value)])
 
     def observe(self, spec: MetricSpec, value: float, labels: Mapping[str, str] | None = None) -> None:
         """Histogram: one more observation (buckets are stored cumulative, as exposed)."""
-        rows = [(_ADD, f"le={bound}", 1.0) for bound in spec.buckets if value <= bound]
-        rows += [(_ADD, "le=+Inf", 1.0), (_ADD, "sum", value)]
+        rows = [(False, f"le={bound}", 1.0) for bound in spec.buckets if value <= bound]
+        rows += [(False, "le=+Inf", 1.0), (False, "sum", value)]
         self._write(spec, labels, rows)
 
     def _write(
-        self, spec: MetricSpec, labels: Mapping[str, str] | None, rows: list[tuple[str, str, float]]
+        self, spec: MetricSpec, labels: Mapping[str, str] | None, rows: list[tuple[bool, str, float]]
     ) -> None:
-        key = _labels_key(spec, labels or {})
+        key = _labels_key(spec, tuple((labels or {}).items()))
+        if self._buffered:
+            with self._pending_lock:
+                pending = self._pending
+                for assign, field, value in rows:
+                    row = (spec.name, key, field)
+                    pending[row] = _then(pending.get(row), (assign, value))
+            return
         try:
-            conn = self._db.connection()
-            with _transaction(conn):
-                for statement, field, value in rows:
-                    conn.execute(statement, (spec.name, key, field, value))
+            self._store({(spec.name, key, field): (assign, value) for assign, field, value in rows})
         except sqlite3.Error as error:
             log.warning("metric %s not recorded: %s", spec.name, error)
 
+    def _store(self, changes: Mapping[_Key, _Change]) -> None:
+        conn = self._db.connection()
+        with _transaction(conn):
+            for (metric, key, field), (assign, value) in changes.items():
+                conn.execute(_SET if assign else _ADD, (metric, key, field, value))
+
+    def flush(self) -> None:
+        """Write the buffered figures (if any) to the file; kept in memory if that fails."""
+        with self._flush_lock:
+            with self._pending_lock:
+                changes, self._pending = self._pending, {}
+            if not changes:
+                return
+            try:
+                self._store(changes)
+            except sqlite3.Error as error:
+                log.warning("%d metric figures not written yet: %s", len(changes), error)
+                with self._pending_lock:
+                    newer, self._pending = self._pending, changes
+                    for row, change in newer.items():
+                        self._pending[row] = _then(self._pending.get(row), change)
+
+    def _flush_every(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.flush()
+
+    def close(self) -> None:
+        """Stop the periodic flush and write what is buffered (a clean shutdown loses nothing)."""
+        self._stop.set()
+        if self._flusher is not None and self._flusher is not threading.current_thread():
+            self._flusher.join()
+        self.flush()
+
+    def _rows(self) -> dict[_Key, float]:
+        """Every stored figure, with the buffered changes applied."""
+        with self._flush_lock:
+            rows = self._db.connection().execute("SELECT metric, labels, field, value FROM samples")
+            figures: dict[_Key, float] = {(m, k, f): v for m, k, f, v in rows}
+            with self._pending_lock:
+                pending = list(self._pending.items())
+        for row, (assign, value) in pending:
+            figures[row] = value if assign else figures.get(row, 0.0) + value
+        return figures
+
     def samples(self) -> list[Sample]:
-        rows = self._db.connection().execute("SELECT metric, labels, field, value FROM samples")
-        return [(metric, json.loads(labels), field, value) for metric, labels, field, value in rows]
+        return [
+            (metric, json.loads(key), field, value) for (metric, key, field), value in self._rows().items()
+        ]
 
     def value(self, spec: MetricSpec, labels: Mapping[str, str] | None = None, field: str = "") -> float:
-        """One stored figure (0 when never recorded); for tests and the CLI."""
-        row = (
-            self._db.connection()
-            .execute(
-                "SELECT value FROM samples WHERE metric = ? AND labels = ? AND field = ?",
-                (spec.name, _labels_key(spec, labels or {}), field),
+        """One figure (0 when never recorded), buffered changes included; for tests and the CLI."""
+        row = (spec.name, _labels_key(spec, tuple((labels or {}).items())), field)
+        if not self._buffered:
+            stored = (
+                self._db.connection()
+                .execute("SELECT value FROM samples WHERE metric = ? AND labels = ? AND field = ?", row)
+                .fetchone()
             )
-            .fetchone()
-        )
-        return float(row[0]) if row else 0.0
+            return float(stored[0]) if stored else 0.0
+        return self._rows().get(row, 0.0)
 
     def render(self, extra_gauges: ExtraGauges | None = None) -> bytes:
         """Every metric in the Prometheus text exposition format (version 0.0.4)."""
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Collector(self.samples(), extra_gauges))
         return generate_latest(registry)
+
+
+def _then(first: _Change | None, then: _Change) -> _Change:
+    """One change with the effect of `first` followed by `then`."""
+    if first is None or then[0]:
+        return then
+    return first[0], first[1] + then[1]
 
 
 def record_api_call(store: MetricsStore, method: str, path: str, status: int, remaining: int | None) -> None:
@@ -175,10 +262,13 @@ class _transaction:  # noqa: N801 (used like a function)
         self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
-def _labels_key(spec: MetricSpec, labels: Mapping[str, str]) -> str:
-    if set(labels) != set(spec.labels):
-        raise ValueError(f"{spec.name} takes labels {spec.labels}, got {sorted(labels)}")
-    return json.dumps({name: str(labels[name]) for name in spec.labels}, separators=(",", ":"))
+@functools.lru_cache(maxsize=4096)
+def _labels_key(spec: MetricSpec, labels: tuple[tuple[str, str], ...]) -> str:
+    """The stored form of a label set (cached: the same few sets recur on every delivery)."""
+    values = dict(labels)
+    if set(values) != set(spec.labels):
+        raise ValueError(f"{spec.name} takes labels {spec.labels}, got {sorted(values)}")
+    return json.dumps({name: str(values[name]) for name in spec.labels}, separators=(",", ":"))
 
 
 class _Collector(Collector):

@@ -8,6 +8,7 @@ margin, then SIGKILL) when the server stops; the server stops on SIGINT or SIGTE
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -16,9 +17,10 @@ import sys
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 from bot.app.settings import AppSettings
-from bot.app.webapp import create_app
+from bot.app.webapp import build_receiver, create_app
 from bot.jobs.supervisor import WorkerSupervisor
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,19 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
+def uvicorn_config(app: FastAPI, *, host: str, port: int) -> uvicorn.Config:
+    """uvicorn's settings for the receiver (bench/receiver.py serves its floor with them too)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # our handler (and redaction) on the root logger
+        access_log=False,  # the receiver logs each delivery itself
+        server_header=False,
+        lifespan="off",
+    )
+
+
 def worker_command(workers: int, shutdown_timeout: float, env_file: str | None) -> list[str]:
     command = [sys.executable, "-m", "bot", "worker", "--workers", str(workers)]
     command += ["--shutdown-timeout", str(shutdown_timeout)]
@@ -70,24 +85,20 @@ def serve(
         supervisor = WorkerSupervisor(
             worker_command(workers, shutdown_timeout, env_file), env, shutdown_timeout + STOP_MARGIN_SECONDS
         )
-    config = uvicorn.Config(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_config=None,  # our handler (and redaction) on the root logger
-        access_log=False,  # the receiver logs each delivery itself
-        server_header=False,
-        lifespan="off",
-    )
-    server = _Server(config, supervisor)
+    receiver = build_receiver(settings)
+    server = _Server(uvicorn_config(create_app(settings, receiver), host=host, port=port), supervisor)
     # uvicorn re-raises the signal it stopped on once it has restored the previous handlers; with
     # these in place that is harmless, and the worker is stopped below instead of orphaned.
     previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # Start-up objects (modules, the app) never become garbage: out of the collector's way, so a
+    # full collection scans only what requests leave behind (it took 40-50 ms: the p99 latency).
+    gc.freeze()
     try:
         server.run()
     except SystemExit as stop:  # uvicorn exits when it cannot bind
         return stop.code if isinstance(stop.code, int) else 1
     finally:
+        receiver.close()  # the buffered metrics
         if supervisor is not None:
             supervisor.stop()
         for sig, handler in previous.items():

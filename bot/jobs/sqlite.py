@@ -16,11 +16,26 @@ BUSY_TIMEOUT_SECONDS = 5.0
 
 
 class SqliteFile:
-    """Per-thread connections to one database file, created with `schema` on first use."""
+    """Per-thread connections to one database file, created with `schema` on first use.
 
-    def __init__(self, path: Path, schema: Iterable[str]) -> None:
+    `busy_timeout=0`: a statement that needs the write lock another connection holds fails at once
+    (SQLITE_BUSY) instead of sleeping in SQLite's busy handler. `autocheckpoint=False`: commits on
+    these connections never copy the WAL into the database (and fsync) on the way; whoever opens
+    them checkpoints instead (`SqliteStore.checkpoint`), or the WAL grows.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        schema: Iterable[str],
+        *,
+        busy_timeout: float = BUSY_TIMEOUT_SECONDS,
+        autocheckpoint: bool = True,
+    ) -> None:
         self.path = path
         self._schema = tuple(schema)
+        self._busy_timeout = busy_timeout
+        self._autocheckpoint = autocheckpoint
         self._local = threading.local()
         self._ready = False
         self._ready_lock = threading.Lock()
@@ -29,10 +44,12 @@ class SqliteFile:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a process crash; only a power loss can drop the last commits.
             conn.execute("PRAGMA synchronous=NORMAL")
+            if not self._autocheckpoint:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
             with self._ready_lock:
                 if not self._ready:
                     for statement in self._schema:

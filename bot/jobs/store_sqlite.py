@@ -4,6 +4,11 @@ One file, so admitting a delivery is one transaction: the ledger row, huey's `ta
 own schema: `queue`, `data`, `priority`; `SqliteHuey.dequeue` reads it), the in-flight row and the
 PR's newest job. Leases are upserts that only take over an expired row. Everything is shared by
 the receiver and worker processes on this host (WAL, per-thread connections, a busy timeout).
+
+`admit_many` admits several deliveries in one transaction (the receiver's group commit, see
+`bot.jobs.queue.BatchedAdmission`); with `wait=False` it runs on the receiver's event loop, so it
+never sleeps in the busy handler (`StoreBusyError` at once instead, nothing done), never purges and
+never checkpoints: `purge` and `checkpoint` then run from a thread.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.jobs.model import Job, JobKind
@@ -32,6 +37,10 @@ _SCHEMA = (
 )
 
 
+class StoreBusyError(Exception):
+    """Another connection holds the write lock (only from `admit_many(wait=False)`)."""
+
+
 class SqliteStore:
     def __init__(
         self,
@@ -42,6 +51,9 @@ class SqliteStore:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = SqliteFile(path, _SCHEMA)
+        # The event loop's connection (`admit_many(wait=False)`): fails at once rather than wait,
+        # and leaves checkpoints to `checkpoint`, from a thread.
+        self._nowait = SqliteFile(path, _SCHEMA, busy_timeout=0.0, autocheckpoint=False)
         self.queue_name = queue_name
         self.ledger_ttl = ledger_ttl
         self._clock = clock  # leases and ledger expiry (one host: one clock)
@@ -53,34 +65,56 @@ class SqliteStore:
     # -- admission ----------------------------------------------------------------------------------
 
     def admit(self, job: Job, message: bytes, now: float) -> bool:
+        return self.admit_many([(job, message, json.dumps(job.to_dict()))], now)[0]
+
+    def admit_many(
+        self, entries: Sequence[tuple[Job, bytes, str]], now: float, *, wait: bool = True
+    ) -> list[bool]:
+        """`admit` for each (job, message, the job's `to_dict()` as JSON), in order, in one
+        transaction: on an error nothing is claimed; a delivery id twice in `entries` is admitted
+        once. `wait=False`: `StoreBusyError`, with nothing done, if another connection holds the
+        write lock; no purge, no checkpoint."""
         wall = self._clock()
-        if wall - self._last_purge >= PURGE_INTERVAL_SECONDS:
+        if wait and self.purge_due():
             self.purge()
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            claimed = conn.execute(
-                "INSERT INTO mountie_deliveries (id, seen_at) VALUES (?, ?) ON CONFLICT (id) "
-                "DO UPDATE SET seen_at = excluded.seen_at WHERE mountie_deliveries.seen_at < ?",
-                (job.delivery_id, wall, wall - self.ledger_ttl),
-            ).rowcount
-            if claimed == 1:
-                self._enqueue(conn, message)
-                conn.execute(
-                    "INSERT OR REPLACE INTO mountie_inflight (delivery, job, created_at, active_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (job.delivery_id, json.dumps(job.to_dict()), now, now),
-                )
-                if job.kind is JobKind.REVIEW:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO mountie_newest (pr, delivery) VALUES (?, ?)",
-                        (lease_key(job), job.delivery_id),
-                    )
+            conn = (self._db if wait else self._nowait).connection()
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if not wait and error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise StoreBusyError(str(error)) from error
+            raise
+        try:
+            admitted = [self._admit(conn, entry, now, wall) for entry in entries]
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return claimed == 1
+        return admitted
+
+    def _admit(
+        self, conn: sqlite3.Connection, entry: tuple[Job, bytes, str], now: float, wall: float
+    ) -> bool:
+        job, message, data = entry
+        claimed = conn.execute(
+            "INSERT INTO mountie_deliveries (id, seen_at) VALUES (?, ?) ON CONFLICT (id) "
+            "DO UPDATE SET seen_at = excluded.seen_at WHERE mountie_deliveries.seen_at < ?",
+            (job.delivery_id, wall, wall - self.ledger_ttl),
+        ).rowcount
+        if claimed != 1:
+            return False
+        self._enqueue(conn, message)
+        conn.execute(
+            "INSERT OR REPLACE INTO mountie_inflight (delivery, job, created_at, active_at) "
+            "VALUES (?, ?, ?, ?)",
+            (job.delivery_id, data, now, now),
+        )
+        if job.kind is JobKind.REVIEW:
+            conn.execute(
+                "INSERT OR REPLACE INTO mountie_newest (pr, delivery) VALUES (?, ?)",
+                (lease_key(job), job.delivery_id),
+            )
+        return True
 
     def _enqueue(self, conn: sqlite3.Connection, message: bytes) -> None:
         conn.execute(
@@ -109,6 +143,18 @@ class SqliteStore:
             (delivery_id, self._clock() - self.ledger_ttl),
         )
         return row.fetchone() is not None
+
+    def purge_due(self) -> bool:
+        """An hour since the last `purge` (which `admit_many(wait=True)` then runs first)."""
+        return self._clock() - self._last_purge >= PURGE_INTERVAL_SECONDS
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database (PASSIVE: without waiting for readers or writers), for
+        the commits of `admit_many(wait=False)`, which do not. The WAL starts over only after a
+        checkpoint that copied all of it, so the caller runs one with its commits held, after one
+        without that copied the bulk: run beside a busy writer, none ever finishes, and the WAL
+        grew by gigabytes."""
+        self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def purge(self) -> int:
         """Drop expired ledger entries and leases; returns how many deliveries."""

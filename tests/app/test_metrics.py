@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,61 @@ def test_a_broken_database_drops_the_figure_without_failing(
         other.execute("DROP TABLE samples")
     store.inc(DELIVERIES, {"event": "push", "outcome": "ignored"})  # logged, not raised
     assert "metric mountie_webhook_deliveries not recorded: no such table: samples" in caplog.text
+
+
+def test_buffered_figures_show_at_once_and_reach_the_file_when_flushed(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.db"
+    store = MetricsStore(path, flush_interval=3600.0)  # no periodic flush within the test
+    pushes = {"event": "push", "outcome": "ignored"}
+    MetricsStore(path).inc(DELIVERIES, pushes)  # another process's figure, already in the file
+    store.inc(DELIVERIES, pushes, 2)
+    store.set(RATE_LIMIT_REMAINING, 4990, {"resource": "core"})
+    store.set(RATE_LIMIT_REMAINING, 4987, {"resource": "core"})
+    store.observe(REVIEW_LATENCY, 1.5, {"outcome": "reviewed"})
+    reader = MetricsStore(path)  # what another process sees in the file
+    assert reader.value(DELIVERIES, pushes) == 1
+    samples = parse(store.render())  # this process's `/metrics`: the file and what it buffered
+    assert samples["mountie_webhook_deliveries_total"][(("event", "push"), ("outcome", "ignored"))] == 3
+    assert samples["mountie_github_rate_limit_remaining"][(("resource", "core"),)] == 4987
+    assert samples["mountie_review_latency_seconds_count"][(("outcome", "reviewed"),)] == 1
+    store.flush()
+    assert reader.value(DELIVERIES, pushes) == 3
+    assert reader.value(RATE_LIMIT_REMAINING, {"resource": "core"}) == 4987
+    assert reader.value(REVIEW_LATENCY, {"outcome": "reviewed"}, "le=2.0") == 1
+    store.inc(DELIVERIES, pushes)
+    store.close()  # a clean shutdown writes what is left
+    assert reader.value(DELIVERIES, pushes) == 4
+    assert store.value(DELIVERIES, pushes) == 4  # nothing counted twice
+
+
+def test_buffered_figures_are_flushed_periodically(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.db"
+    store = MetricsStore(path, flush_interval=0.05)
+    store.inc(JOBS_FINISHED, {"kind": "review", "outcome": "reviewed"})
+    reader = MetricsStore(path)
+    deadline = time.monotonic() + 10
+    while reader.value(JOBS_FINISHED, {"kind": "review", "outcome": "reviewed"}) != 1:
+        assert time.monotonic() < deadline, "the figure never reached the file"
+        time.sleep(0.02)
+    store.close()
+
+
+def test_buffered_figures_survive_a_failed_flush(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "metrics.db"
+    store = MetricsStore(path, flush_interval=3600.0)
+    pushes = {"event": "push", "outcome": "ignored"}
+    store.inc(DELIVERIES, pushes)
+    store.flush()
+    store.inc(DELIVERIES, pushes)
+    with sqlite3.connect(path) as other:
+        other.execute("DROP TABLE samples")  # the first figure goes with it
+    store.flush()  # fails: kept in memory, logged
+    assert "metric figures not written yet" in caplog.text
+    store.inc(DELIVERIES, pushes)
+    with sqlite3.connect(path) as repair:
+        repair.execute(
+            "CREATE TABLE samples (metric TEXT NOT NULL, labels TEXT NOT NULL, field TEXT NOT NULL,"
+            " value REAL NOT NULL, PRIMARY KEY (metric, labels, field)) WITHOUT ROWID"
+        )
+    store.close()
+    assert MetricsStore(path).value(DELIVERIES, pushes) == 2  # both figures counted since then

@@ -7,19 +7,25 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from bot.app.metrics import DELIVERIES, JOBS_ENQUEUED, METRICS_FILE, MetricsStore
 from bot.app.settings import load_settings
 from bot.app.signature import sign
-from bot.app.webapp import MAX_BODY_BYTES
+from bot.app.webapp import INLINE_BODY_BYTES, MAX_BODY_BYTES
 from bot.jobs.model import Job, JobKind
-from bot.jobs.queue import open_queue
-from tests.app.support import APP_ID, SECRET, ServerProcess, app_env, payload
+from bot.jobs.queue import QUEUE_FILE, open_queue
+from tests.app.support import APP_ID, SECRET, ServerProcess, app_env, headers, payload
 from tests.app.test_metrics import parse
 
 
@@ -204,3 +210,89 @@ def test_health_and_metrics(server: ServerProcess) -> None:
     assert samples["mountie_jobs_enqueued_total"][(("kind", "review"),)] >= 1
     assert samples["mountie_queue_pending_jobs"][()] >= 1
     assert "mountie_review_latency_seconds" in response.text
+
+
+def test_a_large_delivery_is_examined_off_the_loop_and_enqueued(server: ServerProcess) -> None:
+    data = payload("pull_request.opened")
+    data["pull_request"]["body"] = "x" * (INLINE_BODY_BYTES + 1024)
+    delivery = new_id()
+    response = server.post("pull_request", delivery, data)
+    assert (response.status_code, response.json()["outcome"]) == (202, "enqueued")
+    assert len(jobs_for(server, delivery)) == 1
+
+
+def test_other_methods_and_a_trailing_slash_are_routed_as_before(server: ServerProcess) -> None:
+    response = httpx.get(f"{server.url}/webhook")
+    assert (response.status_code, response.headers["allow"]) == (405, "POST")
+    response = httpx.post(f"{server.url}/webhook/", content=b"{}")
+    assert (response.status_code, response.headers["location"]) == (307, f"{server.url}/webhook")
+
+
+def post_concurrently(url: str, deliveries: list[tuple[str, bytes]], senders: int = 16) -> list[str]:
+    """Each (delivery id, body) as a signed pull_request delivery, `senders` at a time; the outcomes."""
+
+    def send(chunk: list[tuple[str, bytes]]) -> list[str]:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            return [
+                client.post("/webhook", content=body, headers=headers("pull_request", delivery, body)).json()[
+                    "outcome"
+                ]
+                for delivery, body in chunk
+            ]
+
+    chunks = [deliveries[n::senders] for n in range(senders)]
+    with ThreadPoolExecutor(senders) as pool:
+        return [outcome for outcomes in pool.map(send, chunks) for outcome in outcomes]
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    with ServerProcess(tmp_path / "data", "--no-worker") as process:
+        yield process
+
+
+def test_concurrent_deliveries_are_each_enqueued_once_and_counted(own_server: ServerProcess) -> None:
+    body = json.dumps(payload("pull_request.synchronize")).encode()
+    ids = [new_id() for _ in range(300)]
+    outcomes = post_concurrently(own_server.url, [(delivery, body) for delivery in ids * 2])
+    assert Counter(outcomes) == {"enqueued": 300, "duplicate": 300}
+    queued = open_queue(load_settings(app_env(own_server.data_dir))).pending_jobs()
+    assert sorted(job.delivery_id for job in queued) == sorted(ids)
+    assert metric(own_server, "pull_request", "enqueued") == 300  # at once, from memory
+    assert metric(own_server, "pull_request", "duplicate") == 300
+    assert own_server.stop() == 0
+    # A clean shutdown writes the figures it held in memory: none is lost.
+    stored = MetricsStore(own_server.data_dir / METRICS_FILE)
+    assert stored.value(DELIVERIES, {"event": "pull_request", "outcome": "enqueued"}) == 300
+    assert stored.value(DELIVERIES, {"event": "pull_request", "outcome": "duplicate"}) == 300
+    assert stored.value(JOBS_ENQUEUED, {"kind": "review"}) == 300
+
+
+def test_the_wal_stays_small_under_a_stream_of_deliveries(own_server: ServerProcess) -> None:
+    """The loop's commits never checkpoint; the receiver's own checkpoints must keep up."""
+    body = json.dumps(payload("pull_request.synchronize")).encode()
+    outcomes = post_concurrently(own_server.url, [(new_id(), body) for _ in range(2000)])
+    assert Counter(outcomes) == {"enqueued": 2000}
+    wal = own_server.data_dir / f"{QUEUE_FILE}-wal"
+    assert wal.stat().st_size < 8 * 1024 * 1024, wal.stat().st_size  # ~60 MB without checkpoints
+
+
+def test_deliveries_wait_for_another_writer_without_blocking_the_server(own_server: ServerProcess) -> None:
+    """While another process holds the queue's write lock, deliveries are answered once it lets go
+    (admitted from a thread), and the server meanwhile answers health checks."""
+    body = json.dumps(payload("pull_request.synchronize")).encode()
+    ids = [new_id() for _ in range(40)]
+    with sqlite3.connect(own_server.data_dir / QUEUE_FILE, isolation_level=None) as other:
+        other.execute("BEGIN IMMEDIATE")
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(post_concurrently, own_server.url, [(d, body) for d in ids], 8)
+            time.sleep(0.5)
+            assert not pending.done()  # nothing is answered before it is enqueued
+            start = time.monotonic()
+            assert httpx.get(f"{own_server.url}/healthz", timeout=5).status_code == 200
+            assert time.monotonic() - start < 1.0
+            other.execute("COMMIT")
+            outcomes = pending.result(timeout=30)
+    assert Counter(outcomes) == {"enqueued": 40}
+    queued = open_queue(load_settings(app_env(own_server.data_dir))).pending_jobs()
+    assert sorted(job.delivery_id for job in queued) == sorted(ids)

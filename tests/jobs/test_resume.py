@@ -12,20 +12,10 @@ from bot.github import GitHubError
 from bot.jobs.model import Job, JobKind, JobOutcome
 from bot.review.service import run_job
 from bot.testing.github_emulator import FakeClock, GitHubEmulator
-from tests.github.harness import (
-    INSTALLATION_ID,
-    REPO,
-    Sleeps,
-    app_key,
-    app_pem,
-    clock,
-    emu,
-    make_client,
-    settings,
-    sleeps,
-)
+from tests.github.harness import INSTALLATION_ID, REPO, Sleeps, emu, make_client, settings, sleeps
 
-__all__ = ["app_key", "app_pem", "clock", "emu", "settings", "sleeps"]  # the fixtures used here
+# The fixtures used here (`app_key`, `app_pem` and `clock` come from tests/conftest.py).
+__all__ = ["emu", "settings", "sleeps"]
 
 MOTIVATING = (Path(__file__).parents[1] / "data" / "motivating.Dockerfile").read_text()
 

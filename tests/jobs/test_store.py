@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -13,9 +14,18 @@ import redis
 
 from bot.app.settings import AppSettings, load_settings
 from bot.jobs.model import Job, JobKind
-from bot.jobs.queue import QUEUE_FILE, HueyJobQueue, create_huey, create_store, open_queue, queue_name
+from bot.jobs.queue import (
+    QUEUE_FILE,
+    BatchedAdmission,
+    HueyJobQueue,
+    create_huey,
+    create_store,
+    job_data,
+    open_queue,
+    queue_name,
+)
 from bot.jobs.store import LEDGER_TTL, lease_key, lease_ttl
-from bot.jobs.store_sqlite import SqliteStore
+from bot.jobs.store_sqlite import SqliteStore, StoreBusyError
 from tests.app.support import app_env
 from tests.jobs.backends import MODES, settings_for
 
@@ -191,3 +201,69 @@ def test_an_unreachable_redis_is_an_error_not_a_hang(tmp_path: Path) -> None:
     with pytest.raises(redis.ConnectionError):
         store.ping()
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        REVIEW,
+        Job(JobKind.RECHECK, "d-2", 1, "octo/app", 7, None, commenter="alice", comment_id=9, event="x"),
+        Job(JobKind.RERUN, "d-3", 1, "octo/app", None, "c" * 40, check_run_id=5, received_at=12.5),
+    ],
+    ids=["review", "recheck", "rerun"],
+)
+def test_the_receivers_job_data_is_to_dict(job: Job) -> None:
+    assert job_data(job) == job.to_dict()
+    assert Job.from_dict(job_data(job)) == job
+
+
+def sqlite_queue(tmp_path: Path) -> tuple[HueyJobQueue, SqliteStore, BatchedAdmission]:
+    queue = open_queue(load_settings(app_env(tmp_path / "data")))
+    assert isinstance(queue.store, SqliteStore)
+    batched = queue.batched()
+    assert batched is not None
+    return queue, queue.store, batched
+
+
+def test_a_batch_is_admitted_in_one_transaction_each_delivery_once(tmp_path: Path) -> None:
+    queue, store, batched = sqlite_queue(tmp_path)
+    assert queue.submit(review("d-0"))
+    jobs = [review("d-1"), review("d-0"), review("d-2", sha="c" * 40), review("d-1")]
+    admitted = asyncio.run(admit_now(batched, jobs))
+    assert admitted == [True, False, True, False]  # d-0 from before, d-1 twice in the batch
+    assert [job.delivery_id for job in queue.pending_jobs()] == ["d-0", "d-1", "d-2"]
+    assert store.newest(lease_key(review("any"))) == "d-2"
+    assert {entry.job.delivery_id for entry in store.in_flight()} == {"d-0", "d-1", "d-2"}
+
+
+async def admit_now(batched: BatchedAdmission, jobs: list[Job]) -> list[bool]:
+    return batched.admit_now([batched.entry(job) for job in jobs])
+
+
+def test_the_loops_admission_never_waits_for_another_writer(tmp_path: Path) -> None:
+    queue, store, batched = sqlite_queue(tmp_path)
+    with sqlite3.connect(tmp_path / "data" / QUEUE_FILE, isolation_level=None) as other:
+        other.execute("BEGIN IMMEDIATE")  # another process writing
+        start = time.monotonic()
+        with pytest.raises(StoreBusyError):
+            asyncio.run(admit_now(batched, [review("d-1")]))
+        assert time.monotonic() - start < 1.0  # at once, not after the 5 s busy timeout
+        other.execute("COMMIT")
+    assert not store.seen("d-1") and queue.pending_jobs() == []
+    assert asyncio.run(batched.admit_waiting([batched.entry(review("d-1"))])) == [True]
+    assert store.seen("d-1")
+
+
+def test_checkpoints_keep_the_wal_small(tmp_path: Path) -> None:
+    """The loop's commits leave the WAL to `checkpoint`: with it, the WAL starts over."""
+    _, _, batched = sqlite_queue(tmp_path)
+    wal = tmp_path / "data" / f"{QUEUE_FILE}-wal"
+
+    async def deliveries(count: int) -> None:
+        for n in range(count):
+            batched.admit_now([batched.entry(review(f"d-{n}-{i}")) for i in range(8)])
+            if batched.checkpoint_due():
+                await batched.checkpoint()
+
+    asyncio.run(deliveries(300))  # 2,400 deliveries: some 30 MB of WAL without checkpoints
+    assert wal.stat().st_size < 4 * 1024 * 1024, wal.stat().st_size
