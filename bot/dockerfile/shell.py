@@ -40,8 +40,11 @@ class Redirect(NamedTuple):
     target: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SimpleCommand:
+    """Read-only by convention: not frozen, because a frozen dataclass sets each field through
+    object.__setattr__, which made commands three times as costly to build (scripts have many)."""
+
     words: tuple[str, ...]
     assignments: dict[str, str] = field(default_factory=dict)
     redirects: tuple[Redirect, ...] = ()
@@ -52,7 +55,7 @@ class SimpleCommand:
     name: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name", self.words[0].rsplit("/", 1)[-1] if self.words else "")
+        self.name = self.words[0].rsplit("/", 1)[-1] if self.words else ""
 
 
 # Characters that end a plain run inside a word (the word loop below handles each of them).
