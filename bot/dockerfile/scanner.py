@@ -113,10 +113,13 @@ def scan(text: str) -> Scan:
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = split_lines(text)
+    plain = "\r" not in text
     # Heredoc bodies keep each line exactly as written, line terminator included (BuildKit
     # appends the raw bytes it scanned).
-    raw_lines = text.split("\n")
-    if max(map(len, raw_lines)) > MAX_LINE_BYTES // 4:  # only then can a line be too long
+    raw_lines = lines if plain else text.split("\n")
+    # Every trailing `\r` removed (BuildKit's trimNewline); `lines` hold no `\n`.
+    trimmed_lines = lines if plain else [line.rstrip("\r") for line in lines]
+    if max(map(len, raw_lines), default=0) > MAX_LINE_BYTES // 4:  # only then can a line be too long
         _check_line_lengths(raw_lines, bom=len(text) < len(original))
     directives: dict[str, str] = {}
     directive_lines: dict[str, int] = {}
@@ -135,7 +138,7 @@ def scan(text: str) -> Scan:
     # are joined with the escape character removed. Inside a continuation, comment lines and
     # whitespace-only lines are skipped.
     while index < total:
-        trimmed = lines[index].rstrip("\r")  # `lines` hold no `\n`: trimNewline
+        trimmed = trimmed_lines[index]
         index += 1
         line_no = index
         stripped_left = trimmed.lstrip(GO_SPACE)
@@ -175,7 +178,7 @@ def scan(text: str) -> Scan:
         start_line = line_no
         end_line = line_no
         while not ends and index < total:
-            trimmed = lines[index].rstrip("\r")
+            trimmed = trimmed_lines[index]
             index += 1
             end_line = index
             body = trimmed.lstrip(GO_SPACE)
@@ -196,7 +199,7 @@ def scan(text: str) -> Scan:
                 body_start = index + 1
                 terminated = False
                 while index < total:
-                    raw = lines[index].rstrip("\r")
+                    raw = trimmed_lines[index]
                     index += 1
                     candidate = raw.lstrip("\t") if chomp else raw
                     if candidate == name:
