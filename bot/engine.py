@@ -103,8 +103,10 @@ def lint_text(text: str, path: str = "Dockerfile", options: LintOptions | None =
     suppressions = read_suppressions(dockerfile, _ALL_CODES)
     findings: list[Finding] = []
     overrides = options.severity_overrides
-    for rule in options.rules if analysis.has_mounts else _without_mounts(options.rules):
-        if rule.code in suppressions.file_codes:
+    for rule in options.rules:
+        # Checked here too, not only in `Analysis.findings`: most files have no mount, and this
+        # skips the call for the 14 rules that need one.
+        if (rule.needs_mounts and not analysis.has_mounts) or rule.code in suppressions.file_codes:
             continue
         override = overrides.get(rule.code) if overrides else None
         for finding in analysis.findings(rule):
@@ -119,18 +121,3 @@ def lint_text(text: str, path: str = "Dockerfile", options: LintOptions | None =
 
 _ALL_CODES = frozenset(rule.code for rule in ALL_RULES)
 _TIDYING = frozenset(rule.code for rule in ALL_RULES if rule.tidies)
-
-
-# id(rules) -> (rules, those of them that run without mounts); by identity, since hashing the
-# rules (every field, docs included) would cost more than filtering them.
-_WITHOUT_MOUNTS: dict[int, tuple[tuple[Rule, ...], tuple[Rule, ...]]] = {}
-
-
-def _without_mounts(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
-    """The rules that look at a Dockerfile without any `--mount` (the others find nothing there)."""
-    cached = _WITHOUT_MOUNTS.get(id(rules))
-    if cached is None or cached[0] is not rules:
-        if len(_WITHOUT_MOUNTS) > 64:
-            _WITHOUT_MOUNTS.clear()
-        cached = _WITHOUT_MOUNTS[id(rules)] = (rules, tuple(rule for rule in rules if not rule.needs_mounts))
-    return cached[1]

@@ -26,10 +26,6 @@ class Analysis:
     dockerfile: Dockerfile
     dockerignore: DockerIgnore | None = None  # None: the build context's .dockerignore is unknown
     fix_options: FixOptions = field(default_factory=FixOptions)
-    # By `id(rule)` (a rule hashes all its fields), with the rule kept alive beside its findings.
-    _findings: dict[int, tuple[Rule, tuple[Finding, ...]]] = field(
-        default_factory=dict, init=False, repr=False, compare=False, hash=False
-    )
     has_mounts: bool = field(default=False, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -37,15 +33,9 @@ class Analysis:
         object.__setattr__(self, "has_mounts", has_mounts)
 
     def findings(self, rule: Rule) -> tuple[Finding, ...]:
-        """`rule`'s findings on this analysis, computed once: the engine's run and the fix plan's
-        look at the other rules' fixes (`mount_fix_plan`) share them. Rules are pure functions of
-        the analysis, so when a rule runs makes no difference to what it finds. A rule that
-        `needs_mounts` is not run on a Dockerfile without any `--mount`."""
-        cached = self._findings.get(id(rule))
-        if cached is None:
-            found = tuple(rule.check(self)) if self.has_mounts or not rule.needs_mounts else ()
-            cached = self._findings[id(rule)] = (rule, found)
-        return cached[1]
+        """`rule`'s findings on this analysis. A rule that `needs_mounts` is not run on a
+        Dockerfile without any `--mount`."""
+        return tuple(rule.check(self)) if self.has_mounts or not rule.needs_mounts else ()
 
 
 __all__ = ["Analysis", "DockerIgnore", "FixOptions"]
