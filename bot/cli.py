@@ -72,6 +72,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from bot import __version__
+from bot.config_locations import find_config
 from bot.discovery import FileFilter, InputError, Target, discover, find_dockerignore
 from bot.dockerfile.errors import Problem
 from bot.engine import MAX_BYTES, LintOptions, LintResult, decode, lint_text
@@ -129,18 +130,13 @@ class Settings:
         return LintOptions.from_config(self.config, dockerignore)
 
 
-# `bot.config.CONFIG_LOCATIONS` (a test checks they agree): bot.config is imported only when one
-# of them exists.
-CONFIG_LOCATIONS = (".github/mountie.yml", ".github/mountie.yaml", ".mountie.yml", ".mountie.yaml")
-
-
 def _find_config(start: Path) -> Path | None:
-    """The nearest configuration from `start` up to the repository root (a directory with .git)."""
+    """The nearest configuration from `start` up to the repository root (a directory with .git);
+    bot.config, the parser, is imported only when there is one."""
     for directory in (start, *start.parents):
-        for location in CONFIG_LOCATIONS:
-            candidate = os.path.join(directory, location)
-            if os.path.isfile(candidate):
-                return Path(candidate)
+        found = find_config(directory)
+        if found is not None:
+            return found
         if os.path.exists(os.path.join(directory, ".git")):
             break
     return None

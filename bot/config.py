@@ -30,7 +30,6 @@ from bot.analysis import FixOptions
 from bot.rules import RULES_BY_CODE
 from bot.rules.base import Severity
 
-CONFIG_LOCATIONS = (".github/mountie.yml", ".github/mountie.yaml", ".mountie.yml", ".mountie.yaml")
 MAX_CONFIG_BYTES = 64 * 1024
 _TOP_KEYS = {"rules", "fail-level", "files", "fix"}
 _RULE_KEYS = {"disable", "severity"}
@@ -63,14 +62,6 @@ class RepoConfig:
     fix: FixOptions = field(default_factory=FixOptions)
     source: str | None = None
     errors: tuple[ConfigError, ...] = ()
-
-
-def find_config(root: Path) -> Path | None:
-    for location in CONFIG_LOCATIONS:
-        candidate = root / location
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def load_config_file(path: Path) -> RepoConfig:

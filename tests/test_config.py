@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import MAX_CONFIG_BYTES, find_config, load_config_file, parse_config
+from bot.config import MAX_CONFIG_BYTES, load_config_file, parse_config
+from bot.config_locations import find_config
 from bot.engine import LintOptions, lint_text
 from bot.rules import RULES_BY_CODE
 from bot.rules.base import Severity

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.analysis.dockerignore import DockerIgnore
-from bot.config import CONFIG_LOCATIONS, MAX_CONFIG_BYTES, ConfigError, RepoConfig, parse_config
+from bot.config import MAX_CONFIG_BYTES, ConfigError, RepoConfig, parse_config
+from bot.config_locations import CONFIG_LOCATIONS
 from bot.engine import MAX_BYTES, LintOptions, decode, lint_text
 from bot.github import FileTooLargeError, GitHubClient
 from bot.github.types import Blob, ReviewThread

@@ -17,6 +17,7 @@ import pytest
 
 import bot.cli
 import bot.config
+import bot.config_locations
 import bot.parallel
 from tests.cli.conftest import MOTIVATING, ROOT, Run, run_process, write
 
@@ -228,6 +229,14 @@ def test_usable_cpus() -> None:
         assert bot.parallel.usable_cpus() == len(os.sched_getaffinity(0))
 
 
-def test_config_locations_agree() -> None:
-    """bot/cli.py looks for a configuration without importing bot.config."""
-    assert bot.cli.CONFIG_LOCATIONS == bot.config.CONFIG_LOCATIONS
+@pytest.mark.parametrize("location", bot.config_locations.CONFIG_LOCATIONS)
+def test_check_finds_a_configuration_wherever_the_app_reads_one(tmp_path: Path, location: str) -> None:
+    """bot/cli.py looks for a configuration without importing bot.config, in the places the App
+    reads (bot.review.analysis uses the same CONFIG_LOCATIONS), from a subdirectory up to .git."""
+    (tmp_path / ".git").mkdir()
+    config = tmp_path / location
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("rules:\n  disable: [BKM001]\n", encoding="utf-8")
+    below = tmp_path / "services" / "api"
+    below.mkdir(parents=True)
+    assert bot.cli._find_config(below) == config

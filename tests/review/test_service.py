@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.app.settings import AppSettings
-from bot.config import CONFIG_LOCATIONS
+from bot.config_locations import CONFIG_LOCATIONS
 from bot.engine import lint_text
 from bot.github import GitHubClient, GitHubError, is_retryable
 from bot.jobs.model import Job, JobKind, JobOutcome
