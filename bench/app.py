@@ -95,7 +95,7 @@ def serve(pem: str, api_url: str, *args: str) -> Iterator[str]:
         process = subprocess.Popen(command, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(process, url, Path(tmp) / "serve.log")
+            wait_ready(process, url, Path(tmp) / "serve.log")
             yield url
         finally:
             process.terminate()
@@ -107,17 +107,21 @@ def serve(pem: str, api_url: str, *args: str) -> Iterator[str]:
             log.close()
 
 
-def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
+def wait_ready(
+    process: subprocess.Popen[bytes], url: str, log: Path, name: str = "mountie serve", timeout: float = 30.0
+) -> None:
+    """Until `url`/healthz answers 200; exits with the server's log if it dies or never does."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"mountie serve exited {process.returncode}:\n{log.read_text()}")
+            raise SystemExit(f"{name} exited {process.returncode}:\n{log.read_text()}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
                 return
         except httpx.TransportError:
-            time.sleep(0.05)
-    raise SystemExit(f"mountie serve did not start:\n{log.read_text()}")
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"{name} did not start:\n{log.read_text()}")
 
 
 def pull_request_event(action: str, number: int, head: str, delivery: str) -> tuple[bytes, dict[str, str]]:

@@ -60,7 +60,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from bench.app import ROOT, free_port, private_key_pem
+from bench.app import ROOT, free_port, private_key_pem, wait_ready
 from bot.app import signature
 from bot.app.server import uvicorn_config
 
@@ -204,18 +204,7 @@ def start(name: str, command: list[str], env: dict[str, str], tmp: Path, port: i
         process = subprocess.Popen(command, cwd=tmp, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(name, f"http://127.0.0.1:{port}", process, log)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"{name} exited {process.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{name} did not start:\n{log.read_text()}")
-            time.sleep(0.05)
+        wait_ready(process, server.url, log, name, START_TIMEOUT)
         yield server
     finally:
         server.stop()
