@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from cryptography.hazmat.primitives import serialization
@@ -92,7 +92,31 @@ def free_port() -> int:
         return port
 
 
-class ServerProcess:
+class LoggedProcess:
+    """A `python -m bot ...` child whose output goes to `log_path`; stopped by its process id."""
+
+    log_path: Path
+    process: subprocess.Popen[bytes]
+    _log: IO[bytes]
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+class ServerProcess(LoggedProcess):
     """`python -m bot serve ...` in its own directory; stopped by its process id."""
 
     def __init__(self, data_dir: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
@@ -124,27 +148,11 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"mountie serve did not answer within {START_TIMEOUT}s:\n{self.log()}")
 
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
     def post(self, event: str, delivery: str, body: dict[str, Any] | bytes, **extra: str) -> httpx.Response:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         return httpx.post(
             f"{self.url}/webhook", content=raw, headers={**headers(event, delivery, raw), **extra}
         )
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
 
     def __enter__(self) -> ServerProcess:
         return self

@@ -25,7 +25,16 @@ from typing import Any, TypeVar
 import httpx
 
 from bot.testing.github_emulator import GitHubEmulator
-from tests.app.support import APP_ID, ROOT, ServerProcess, app_env, headers, payload, private_key_pem
+from tests.app.support import (
+    APP_ID,
+    ROOT,
+    LoggedProcess,
+    ServerProcess,
+    app_env,
+    headers,
+    payload,
+    private_key_pem,
+)
 from tests.jobs.backends import queue_env, redis_prefix
 
 T = TypeVar("T")
@@ -53,7 +62,7 @@ def new_emulator() -> GitHubEmulator:
     return emu
 
 
-class WorkerProcess:
+class WorkerProcess(LoggedProcess):
     """`python -m bot worker` with its own data directory and log file, stopped by its pid."""
 
     def __init__(self, data_dir: Path, env: Mapping[str, str], threads: int) -> None:
@@ -78,22 +87,6 @@ class WorkerProcess:
     @property
     def pid(self) -> int:
         return self.process.pid
-
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
 
 
 class Cluster:

@@ -23,7 +23,7 @@ import pytest
 
 from bot.testing.github_emulator import GitHubEmulator
 from tests.app.support import APP_ID, SECRET, ServerProcess, app_env, payload, private_key_pem
-from tests.e2e.test_serve_e2e import MOTIVATING, wait_for
+from tests.e2e.test_serve_e2e import MOTIVATING, open_pull_request, wait_for
 
 REPO = "octo/app"
 OTHER = "octo/secret-plans"
@@ -52,20 +52,7 @@ class Run:
 
 
 def review_once(emu: GitHubEmulator, data_dir: Path, log_format: str, number: int) -> Run:
-    repo = emu.store.repos[REPO]
-    base = repo.branches[repo.default_branch]
-    head = emu.add_commit(REPO, {f"svc{number}/Dockerfile": MOTIVATING}, parent=base, branch=f"f-{number}")
-    emu.add_pull_request(REPO, number, base, head, author="alice")
-    data = payload(
-        "pull_request.opened",
-        number=number,
-        **{
-            "pull_request.number": number,
-            "pull_request.head.sha": head,
-            "repository.full_name": REPO,
-            "installation.id": INSTALLATION_ID,
-        },
-    )
+    head, data = open_pull_request(emu, number, INSTALLATION_ID)
     env = app_env(data_dir, GITHUB_API_URL=emu.url, LOG_LEVEL="debug", LOG_FORMAT=log_format)
     server = ServerProcess(data_dir, "--workers", "1", env=env)
     try:

@@ -43,7 +43,9 @@ def server(emu: GitHubEmulator, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield process
 
 
-def open_pull_request(emu: GitHubEmulator, number: int) -> tuple[str, dict[str, Any]]:
+def open_pull_request(
+    emu: GitHubEmulator, number: int, installation_id: int = INSTALLATION_ID
+) -> tuple[str, dict[str, Any]]:
     """PR `number` adding the motivating Dockerfile; returns its head SHA and a pull_request.opened."""
     repo = emu.store.repos[REPO]
     base = repo.branches[repo.default_branch]
@@ -57,7 +59,7 @@ def open_pull_request(emu: GitHubEmulator, number: int) -> tuple[str, dict[str, 
             "pull_request.number": number,
             "pull_request.head.sha": head,
             "repository.full_name": REPO,
-            "installation.id": INSTALLATION_ID,
+            "installation.id": installation_id,
         },
     )
     return head, data
