@@ -185,7 +185,12 @@ def cluster(
             mode, root, emu, workers=workers, threads=threads, prefix=prefix, worker=worker, **env
         )
         stack.callback(running.stop)
-        yield running
+        try:
+            yield running
+        except AssertionError as error:
+            # A fault test that times out says little by itself: show what the processes logged.
+            tail = "\n".join(running.logs().splitlines()[-200:])
+            raise AssertionError(f"{error}\n--- the processes' logs, last 200 lines ---\n{tail}") from error
 
 
 def open_pull_request(emu: GitHubEmulator, repo: str, number: int, dockerfile: str = MOTIVATING) -> str:
