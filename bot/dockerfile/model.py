@@ -74,10 +74,11 @@ class Step:
     shell: tuple[str, ...]
     mounts: tuple[ResolvedMount, ...] = ()
     copy: CopySpec | None = None
+    # The instruction's keyword, copied once: the rules ask every step for it again and again.
+    keyword: str = field(init=False, repr=False)
 
-    @property
-    def keyword(self) -> str:
-        return self.instruction.keyword
+    def __post_init__(self) -> None:
+        self.keyword = self.instruction.keyword
 
     @property
     def line(self) -> int:
