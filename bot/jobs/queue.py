@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import json
 import logging
 import sqlite3
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
 from huey import RedisHuey, SqliteHuey
 
 from bot.app.settings import AppSettings
@@ -183,7 +183,8 @@ class BatchedAdmission:
 
     def entry(self, job: Job) -> Entry:
         data = job_data(job)
-        return job, self._queue.message(job, data), json.dumps(data)
+        # orjson: the standard library's encoder was 2% of the receiver's time per delivery.
+        return job, self._queue.message(job, data), orjson.dumps(data).decode()
 
     def purge_due(self) -> bool:
         return self._store.purge_due()
