@@ -13,7 +13,10 @@ only about the few that look abandoned:
 
 - idle for `STUCK_AFTER_INTERVALS` sweep intervals (not queued, started or retried since), not
   waiting for a scheduled retry, and no worker holds their PR's lease (a live worker renews it);
-- never started: abandoned only when the queue is empty (else it is still waiting its turn).
+- never started: abandoned only when the queue is empty (else it is still waiting its turn), and
+  still so after a short grace (`NOT_STARTED_GRACE`, at most half an interval): a worker that has
+  just taken the job off the queue has not marked it started yet, and putting it back then would
+  run it twice.
 
 For each, GitHub decides, from Mountie's check runs on the job's commit for that PR:
 
@@ -49,6 +52,9 @@ LEADER_KEY = "sweeper"
 STUCK_AFTER_INTERVALS = 3
 GIVE_UP_AFTER = 24 * 3600.0
 CLOCK_SKEW = 5.0  # seconds GitHub's clock may run behind ours when comparing start times
+# Seconds to look again at a never-started job before putting it back: far longer than a worker
+# takes from taking a job off the queue to marking it started (or scheduling its retry).
+NOT_STARTED_GRACE = 1.0
 
 # Mountie's check runs on the commit a job is about (for its PR); raises GoneError when the PR or
 # the repository is gone, another GitHubError when GitHub cannot tell now.
@@ -74,6 +80,7 @@ class Sweeper:
         interval: float,
         clock: Callable[[], float] = time.time,
         on_requeue: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.requeue = requeue
@@ -82,6 +89,7 @@ class Sweeper:
         self.interval = interval
         self.clock = clock
         self.on_requeue = on_requeue  # reason -> metrics
+        self.sleep = sleep
         self.owner = new_owner()
 
     @property
@@ -97,6 +105,7 @@ class Sweeper:
         report.leader = True
         now = self.clock()
         idle: bool | None = None
+        unstarted: list[InFlight] = []
         for entry in self.store.in_flight():
             job = entry.job
             if now - entry.created_at > GIVE_UP_AFTER:
@@ -109,9 +118,11 @@ class Sweeper:
                 if idle is None:
                     idle = self.queue_idle()
                 if idle:
-                    self._requeue(entry, "lost before it started", report)
+                    unstarted.append(entry)
                 continue
             self._ask_github(entry, report)
+        if unstarted:
+            self._requeue_unstarted(unstarted, report)
         if report.requeued or report.dropped:
             log.info(
                 "sweep: %d re-enqueued, %d dropped, %d looked up on GitHub",
@@ -120,6 +131,19 @@ class Sweeper:
                 report.asked,
             )
         return report
+
+    def _requeue_unstarted(self, seen: list[InFlight], report: SweepReport) -> None:
+        """Put back the never-started jobs of `seen` that, after the grace, are still unchanged
+        (not started, finished, re-queued or waiting) with the queue still empty."""
+        self.sleep(min(NOT_STARTED_GRACE, self.interval / 2))
+        if not self.queue_idle():
+            return
+        current = {entry.job.delivery_id: entry for entry in self.store.in_flight()}
+        for entry in seen:
+            now = current.get(entry.job.delivery_id)
+            if now is None or now.started or now.idle_since() != entry.idle_since():
+                continue  # a worker took it meanwhile (or it ended)
+            self._requeue(now, "lost before it started", report)
 
     def _ask_github(self, entry: InFlight, report: SweepReport) -> None:
         job = entry.job

@@ -4,7 +4,7 @@ the check runs of the jobs in flight that look abandoned: which are put back, le
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -48,7 +48,16 @@ class World:
         self.now = time.time()
         self.sweeper: Sweeper = build_sweeper(settings, self.queue, self.metrics)
         self.sweeper.clock = lambda: self.now
+        # The grace before putting back a never-started job: what happens meanwhile, in no time.
+        self.during_grace: list[Callable[[], object]] = []
+        self.graces: list[float] = []
+        self.sweeper.sleep = self._grace
         self.client = GitHubClient(settings, INSTALLATION_ID, throttle=False)
+
+    def _grace(self, seconds: float) -> None:
+        self.graces.append(seconds)
+        for happening in self.during_grace:
+            happening()
 
     def pull_request(self, number: int) -> Job:
         """An open PR and an admitted REVIEW job for its head."""
@@ -162,6 +171,25 @@ def test_a_job_never_started_is_put_back_only_when_the_queue_is_empty(world: Wor
     world.now += LATER
     report = world.sweep()
     assert report.requeued == ["d-107"] and report.asked == 0
+    assert world.graces == [INTERVAL / 2]  # looked at again after half an interval
+
+
+def test_a_never_started_job_a_worker_takes_during_the_grace_is_left_to_it(world: World) -> None:
+    job = world.pull_request(108)
+    world.now += LATER
+    # The worker had taken it off the queue when the sweep began, and marks it started meanwhile.
+    world.during_grace.append(lambda: world.started(job))
+    report = world.sweep()
+    assert report.requeued == [] and world.requeued() == []
+    assert world.graces == [INTERVAL / 2]
+
+
+def test_a_never_started_job_that_waits_for_a_retry_meanwhile_is_left_alone(world: World) -> None:
+    job = world.pull_request(109)
+    world.now += LATER
+    # The worker took it, found its PR's lease held, and scheduled a retry meanwhile.
+    world.during_grace.append(lambda: world.store.wait(job.delivery_id, world.now + 30))
+    assert world.sweep().requeued == []
 
 
 def test_jobs_of_vanished_prs_and_jobs_a_day_old_are_forgotten(world: World) -> None:
