@@ -98,13 +98,20 @@ def serve(pem: str, api_url: str, *args: str) -> Iterator[str]:
             wait_ready(process, url, Path(tmp) / "serve.log")
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
             log.close()
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
+    """SIGTERM (the servers' graceful shutdown), then SIGKILL after `timeout` s; the exit status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 def wait_ready(

@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,9 +44,8 @@ from typing import Any
 
 import httpx
 import redis
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bench.app import free_port, private_key_pem, stop_process, wait_ready
 from bot.app.signature import sign
 from bot.testing.github_emulator import GitHubEmulator
 
@@ -65,13 +62,6 @@ def percentile(values: Sequence[float], q: float) -> float:
         return float("nan")
     index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[index]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def peak_memory_mb(pid: int) -> float:
@@ -92,13 +82,7 @@ class Process:
         )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self._out.close()
 
 
@@ -107,10 +91,7 @@ class Bench:
         self.work = work
         self.redis_url = redis_url
         self.throttle = throttle
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
+        self.pem = private_key_pem()
         self.emu = GitHubEmulator()  # no response validation: as fast as it goes
         self.emu.start()
         self.emu.add_app(APP_ID, "mountie-bot", self.pem)
@@ -151,16 +132,7 @@ class Bench:
         process = Process(["serve", "--no-worker", "--port", str(port)], env, self.work / f"{name}.log")
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or process.process.poll() is not None:
-                    raise RuntimeError(f"the receiver did not start:\n{process.log.read_text()}")
-                time.sleep(0.05)
+            wait_ready(process.process, url, process.log, "the receiver")
             yield url, process
         finally:
             process.stop()

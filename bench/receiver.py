@@ -60,7 +60,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from bench.app import ROOT, free_port, private_key_pem, wait_ready
+from bench.app import ROOT, free_port, private_key_pem, stop_process, wait_ready
 from bot.app import signature
 from bot.app.server import uvicorn_config
 
@@ -187,14 +187,7 @@ class Server:
     data_dir: Path | None = None
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout=30)
 
 
 @contextmanager
